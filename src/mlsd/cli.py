@@ -1,0 +1,142 @@
+"""The ``mlsd`` command line. Heavy modules are imported inside the commands that use them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mlsd import __version__
+
+PROG = "mlsd"
+
+
+class UsageProblem(click.UsageError):
+    """Bad input from the user: one line on stderr, exit 2."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
+def cli() -> None:
+    """Turn ML system design interview answers into a production ML service repository."""
+
+
+@cli.command()
+@click.option("-o", "--output-dir", default=".", show_default=True, help="Folder to create the project in.")
+@click.option("--preset", help="Start from a case-study preset (see 'mlsd presets').")
+@click.option("--answers", "answers_file", help="YAML or JSON answers file, e.g. a project's .mlsd/answers.yml.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Set one answer; repeatable.")
+@click.option("--no-input", is_flag=True, help="Never prompt; fail naming any missing required value.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the file tree; write nothing.")
+@click.option("-f", "--force", is_flag=True, help="Write into an existing non-empty project folder.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the path of the generated project.")
+def new(
+    output_dir: str,
+    preset: str | None,
+    answers_file: str | None,
+    settings: tuple[str, ...],
+    no_input: bool,
+    dry_run: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Run the design interview and generate an ML service project."""
+    from mlsd import engine, render
+    from mlsd.inputs import explicit_answers
+    from mlsd.spec import spec as load_spec
+
+    spec = load_spec()
+    explicit = explicit_answers(answers_file, preset, settings, spec)
+    ask = None
+    if not no_input:
+        from mlsd.interview import Interview
+
+        ask = Interview(spec, explicit).ask
+    try:
+        answers, reasons = engine.resolve(explicit, spec, ask=ask)
+    except engine.AnswerError as error:
+        raise UsageProblem(str(error)) from None
+    target = Path(output_dir) / answers["project_slug"]
+    try:
+        render.check_target(Path(output_dir), answers["project_slug"], force)
+        planned = [path for path, _ in render.planned_files(answers, spec)] + [render.ANSWERS_FILE]
+    except render.GenerationError as error:
+        raise UsageProblem(str(error)) from None
+    if not quiet:
+        from mlsd.report import print_plan
+
+        print_plan(answers, reasons, spec)
+    if dry_run:
+        from mlsd.report import print_tree
+
+        print_tree(answers["project_slug"], planned)
+        click.echo(f"dry run: {len(planned)} files would be written to {target}")
+        return
+    try:
+        created = render.generate(answers, spec, Path(output_dir), force=force)
+    except render.GenerationError as error:
+        raise UsageProblem(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"could not write the project: {error.strerror or error}") from None
+    if quiet:
+        click.echo(str(created))
+    else:
+        click.echo(f"created {created} ({len(planned)} files)")
+        click.echo(f"next: cd {created} && make setup && make test")
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def options(fmt: str) -> None:
+    """List every question: key, choices, default, when it is asked, help."""
+    from mlsd.report import print_options
+    from mlsd.spec import spec as load_spec
+
+    print_options(load_spec(), fmt)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def presets(fmt: str) -> None:
+    """List the case-study presets."""
+    from mlsd.report import print_presets
+    from mlsd.spec import presets as load_presets
+
+    print_presets(load_presets(), fmt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every refusal is one line on stderr; usage errors exit 2."""
+    try:
+        result = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo(f"{PROG}: aborted: nothing was written", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo(f"{PROG}: interrupted: nothing was written", err=True)
+        return 130
+    except click.UsageError as error:
+        message = " ".join(error.format_message().split())
+        hint = "" if isinstance(error, UsageProblem) else f" (see '{_command_path(error)} --help')"
+        click.echo(f"{PROG}: error: {message}{hint}", err=True)
+        return 2
+    except click.ClickException as error:
+        click.echo(f"{PROG}: error: {' '.join(error.format_message().split())}", err=True)
+        return error.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def _command_path(error: click.UsageError) -> str:
+    return error.ctx.command_path if error.ctx is not None else PROG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Components of the generated project: when each is selected and which paths it owns.
+
+Plain data. The post-generation step deletes the paths of every component whose ``when``
+does not hold (one loop in ``engine.finish_project``); the plan table and the expected file
+sets of the template tests read the same list. ``{package}`` stands for the package name.
+"""
+
+from __future__ import annotations
+
+PKG = "src/{package}"
+
+COMPONENTS: list[dict] = [
+    {
+        "id": "core",
+        "title": "Settings, feature schema, synthetic data, project CLI",
+        "paths": [],
+    },
+    {
+        "id": "batch_ingestion",
+        "title": "Batch ingestion with dead-letter store",
+        "paths": [],
+    },
+    {
+        "id": "stream_ingestion",
+        "title": "Stream ingestion",
+        "when": {"stream_engine": {"not": "none"}},
+        "paths": [f"{PKG}/ingestion/stream.py", "tests/test_stream.py"],
+    },
+    {
+        "id": "feast",
+        "title": "Feast feature repository",
+        "when": {"feature_store": "feast"},
+        "paths": [f"{PKG}/features/feast_repo"],
+    },
+    {
+        "id": "training",
+        "title": "Training, evaluation and fast predictor",
+        "paths": [],
+    },
+    {
+        "id": "mlflow_registry",
+        "title": "MLflow registry backend",
+        "when": {"registry": "mlflow"},
+        "paths": [f"{PKG}/registry/mlflow_backend.py"],
+    },
+    {
+        "id": "rest",
+        "title": "REST API (FastAPI)",
+        "when": {"serving": ["rest", "rest+grpc"]},
+        "paths": [f"{PKG}/serving/app.py", "tests/test_serving_rest.py"],
+    },
+    {
+        "id": "grpc",
+        "title": "gRPC server",
+        "when": {"serving": ["grpc", "rest+grpc"]},
+        "paths": ["proto", f"{PKG}/serving/grpc_server.py", "tests/test_serving_grpc.py"],
+    },
+    {
+        "id": "online_serving",
+        "title": "Prediction core and container",
+        "when": {"serving": {"not": "none"}},
+        "paths": ["deploy/Dockerfile"],
+    },
+    {
+        "id": "batch_scoring",
+        "title": "Batch scoring to Parquet",
+        "when": {"batch_scoring": True},
+        "paths": [f"{PKG}/serving/batch.py", "tests/test_batch_scoring.py"],
+    },
+    {
+        "id": "vector_index",
+        "title": "Approximate nearest-neighbour index",
+        "when": {"vector_index": {"not": "none"}},
+        "paths": [f"{PKG}/serving/index.py", "tests/test_index.py"],
+    },
+    {
+        "id": "monitoring",
+        "title": "Metrics, prediction log and drift report",
+        "when": {"monitoring": True},
+        "paths": [f"{PKG}/monitoring", "tests/test_monitoring.py", "deploy/prometheus", "deploy/grafana"],
+    },
+    {
+        "id": "experiments",
+        "title": "Experiment assignment and analysis",
+        "when": {"experiment": {"not": "none"}},
+        "paths": [f"{PKG}/experiments", "tests/test_experiments.py"],
+    },
+    {
+        "id": "airflow",
+        "title": "Airflow DAG",
+        "when": {"orchestrator": "airflow"},
+        "paths": [f"{PKG}/pipelines/airflow_dag.py"],
+    },
+    {
+        "id": "kubeflow",
+        "title": "Kubeflow pipeline",
+        "when": {"orchestrator": "kubeflow"},
+        "paths": [f"{PKG}/pipelines/kubeflow_pipeline.py"],
+    },
+    {
+        "id": "prefect",
+        "title": "Prefect flow",
+        "when": {"orchestrator": "prefect"},
+        "paths": [f"{PKG}/pipelines/prefect_flow.py"],
+    },
+    {
+        "id": "kubernetes",
+        "title": "Kubernetes manifests",
+        "when": {"deploy": "kubernetes"},
+        "paths": ["deploy/k8s"],
+    },
+    {
+        "id": "github_ci",
+        "title": "GitHub Actions workflow",
+        "when": {"ci": "github"},
+        "paths": [".github"],
+    },
+    {
+        "id": "gitlab_ci",
+        "title": "GitLab CI pipeline",
+        "when": {"ci": "gitlab"},
+        "paths": [".gitlab-ci.yml"],
+    },
+    {
+        "id": "license",
+        "title": "License file",
+        "when": {"license": {"not": "proprietary"}},
+        "paths": ["LICENSE"],
+    },
+]

@@ -1,0 +1,49 @@
+"""Exact dependency pins of generated projects, chosen by the answers.
+
+Plain data, the only place a generated project's versions are written. Each entry adds
+``packages`` to ``group`` ('' = runtime dependencies, otherwise an optional extra) when
+``when`` holds. Versions resolve together (one environment) on the package index that CI
+reaches; heavy or conflicting stacks (Spark, Flink, orchestrators) are extras.
+"""
+
+from __future__ import annotations
+
+PINS: list[dict] = [
+    {
+        "packages": [
+            "duckdb==2.0.0",
+            "numpy==2.4.6",
+            "pandas==2.3.3",
+            "pyarrow==25.0.1",
+            "pydantic==2.14.3",
+            "pydantic-settings==2.16.3",
+            "pyyaml==6.0.3",
+            "scikit-learn==1.9.1",
+            "scipy==1.17.1",
+        ],
+    },
+    {"when": {"trainer": "lightgbm"}, "packages": ["lightgbm==4.7.0"]},
+    {"when": {"trainer": "xgboost"}, "packages": ["xgboost-cpu==3.2.0"]},
+    {"when": {"trainer": "pytorch"}, "packages": ["torch==2.13.0"]},
+    {"when": {"feature_store": "feast"}, "packages": ["feast==0.67.0"]},
+    {"when": {"registry": "mlflow"}, "packages": ["mlflow==3.17.2"]},
+    {
+        "when": {"serving": ["rest", "rest+grpc"]},
+        "packages": ["fastapi==0.165.0", "uvicorn[standard]==0.54.0"],
+    },
+    {
+        "when": {"serving": ["grpc", "rest+grpc"]},
+        "packages": ["grpcio==1.85.1", "grpcio-tools==1.85.1", "protobuf==7.36.2"],
+    },
+    {"when": {"vector_index": "faiss"}, "packages": ["faiss-cpu==1.15.1"]},
+    {"when": {"vector_index": "hnswlib"}, "packages": ["hnswlib==0.8.0"]},
+    {"when": {"monitoring": True}, "packages": ["prometheus-client==0.24.1"]},
+    {"when": {"stream_engine": "kafka"}, "packages": ["confluent-kafka==2.16.1"]},
+    {"when": {"batch_engine": "spark"}, "group": "spark", "packages": ["pyspark==4.3.0"]},
+    {"when": {"stream_engine": "flink"}, "group": "flink", "packages": ["apache-flink==2.3.0"]},
+    {"when": {"orchestrator": "airflow"}, "group": "airflow", "packages": ["apache-airflow==3.3.2"]},
+    {"when": {"orchestrator": "kubeflow"}, "group": "kubeflow", "packages": ["kfp==2.17.0"]},
+    {"when": {"orchestrator": "prefect"}, "group": "prefect", "packages": ["prefect==3.8.8"]},
+    {"group": "dev", "packages": ["pytest==9.2.0", "ruff==0.17.5"]},
+    {"when": {"serving": ["rest", "rest+grpc"]}, "group": "dev", "packages": ["httpx2==2.16.2"]},
+]

@@ -1,0 +1,122 @@
+"""What mlsd prints: the plan with the reason for each derived choice, trees, options, presets."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mlsd import engine
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def print_plan(answers: dict, reasons: dict, spec: dict) -> None:
+    """Print the derived decisions with their reasons and the components to generate."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=False)
+    table = Table(title=f"Plan for {answers['project_name']}", title_justify="left", expand=False)
+    table.add_column("decision")
+    table.add_column("value", style="bold")
+    table.add_column("why")
+    for q in spec["questions"]:
+        key = q["key"]
+        if key in reasons:
+            table.add_row(key, _shown(answers[key]), reasons[key])
+    console.print(table)
+    selected = engine.selected_components(answers, spec)
+    components = Table(title="Components", title_justify="left")
+    components.add_column("component")
+    components.add_column("what it is")
+    for component in selected:
+        components.add_row(component["id"], component["title"])
+    console.print(components)
+
+
+def print_tree(root: str, files: list[str]) -> None:
+    """Print the files as an indented tree under ``root``."""
+    click.echo(f"{root}/")
+    shown: set[str] = set()
+    for path in sorted(files):
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder not in shown:
+                shown.add(folder)
+                click.echo(f"{'  ' * depth}{parts[depth - 1]}/")
+        click.echo(f"{'  ' * len(parts)}{parts[-1]}")
+
+
+def options_data(spec: dict) -> list[dict]:
+    rows = []
+    for q in spec["questions"]:
+        row = {
+            "key": q["key"],
+            "step": q["step"],
+            "type": q["type"],
+            "prompt": q["prompt"],
+            "help": q["help"],
+            "default": None if ("derive" in q or q.get("required")) else q.get("default"),
+            "required": bool(q.get("required")),
+            "derived": "derive" in q,
+        }
+        if q["type"] == "choice":
+            row["choices"] = engine.choices(q, spec)
+        if "when" in q:
+            row["when"] = q["when"]
+            row["when_help"] = q["when_help"]
+        if "pattern" in q:
+            row["pattern"] = q["pattern"]
+        for bound in ("min", "max"):
+            if bound in q:
+                row[bound] = q[bound]
+        rows.append(row)
+    return rows
+
+
+def print_options(spec: dict, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(options_data(spec), indent=2, ensure_ascii=False))
+        return
+    from mlsd.templategen import describe_default, options_markdown
+
+    if fmt == "markdown":
+        click.echo(options_markdown(spec))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="mlsd questions", title_justify="left", show_lines=False)
+    for column in ("key", "choices / type", "default", "asked when", "help"):
+        table.add_column(column, overflow="fold")
+    for q in spec["questions"]:
+        kind = q["type"]
+        if q.get("choices_from") == "presets":
+            kind = "custom or a preset id (mlsd presets)"
+        elif q["type"] == "choice":
+            kind = ", ".join(engine.choices(q, spec))
+        table.add_row(q["key"], kind, describe_default(q).strip("`"), q.get("when_help", "always"), q["help"])
+    Console(highlight=False).print(table)
+
+
+def print_presets(presets: list[dict], fmt: str) -> None:
+    if fmt == "json":
+        data = [{"id": p["id"], "title": p["title"], "summary": p["summary"], "answers": p["answers"]} for p in presets]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="mlsd presets (use with: mlsd new --preset ID)", title_justify="left")
+    for column in ("id", "task", "mode", "title"):
+        table.add_column(column, overflow="fold")
+    for p in presets:
+        answers = p["answers"]
+        table.add_row(p["id"], answers.get("ml_task", ""), answers.get("prediction_mode", ""), p["title"])
+    Console(highlight=False).print(table)

@@ -1,0 +1,191 @@
+"""Bake a pairwise covering set of configurations and check every generated project.
+
+Per bake: the exact expected file set, no leftover Jinja, every .py parses, every YAML/TOML/JSON
+loads, ruff passes, the answers file round-trips. Test ids are built from the option values.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, tree
+
+from mlsd import engine, render
+from mlsd.spec import spec as load_spec
+
+SPEC = load_spec()
+DIMENSIONS = [
+    "python_version", "license", "prediction_mode", "feature_freshness", "contains_pii", "ml_task",
+    "batch_engine", "stream_engine", "feature_store", "trainer", "vector_index", "serving", "batch_scoring",
+    "experiment", "monitoring", "orchestrator", "retraining_cadence", "registry", "deploy", "ci",
+]
+NAMED_PAIRS = {
+    "rest-grpc-shadow": {"serving": "rest+grpc", "experiment": "shadow"},
+    "feast-kafka": {"feature_freshness": "seconds", "feature_store": "feast", "stream_engine": "kafka"},
+    "mlflow-airflow": {"registry": "mlflow", "orchestrator": "airflow"},
+    "batch-spark": {"prediction_mode": "batch", "batch_engine": "spark", "ml_task": "regression"},
+    "retrieval-hnswlib-grpc": {"ml_task": "retrieval", "vector_index": "hnswlib", "serving": "grpc"},
+    "proprietary-no-ci-no-monitoring": {"license": "proprietary", "ci": "none", "monitoring": False},
+    "pytorch-multilabel-flink": {"trainer": "pytorch", "ml_task": "multilabel", "feature_freshness": "minutes",
+                                 "stream_engine": "flink"},
+    "kubeflow-prefect-free": {"orchestrator": "kubeflow", "deploy": "kubernetes", "ml_task": "ranking"},
+}
+
+
+def _choices(key: str) -> list:
+    q = engine.question(SPEC, key)
+    return [True, False] if q["type"] == "bool" else list(engine.choices(q, SPEC))
+
+
+def _valid(explicit: dict) -> bool:
+    try:
+        engine.resolve({"project_name": "Pairwise", **explicit}, SPEC)
+    except engine.AnswerError:
+        return False
+    return True
+
+
+def pairwise_configs() -> list[dict]:
+    from allpairspy import AllPairs
+
+    values = [_choices(key) for key in DIMENSIONS]
+
+    def possible(row: list) -> bool:
+        return _valid(dict(zip(DIMENSIONS, row, strict=False)))
+
+    return [dict(zip(DIMENSIONS, row, strict=True)) for row in AllPairs(values, filter_func=possible)]
+
+
+def _config_id(explicit: dict) -> str:
+    return "-".join(f"{k}={v}" for k, v in explicit.items() if k in ("ml_task", "serving", "feature_store",
+                                                                    "stream_engine", "trainer", "orchestrator"))
+
+
+CONFIGS = {f"pair{i:02d}-{_config_id(c)}": c for i, c in enumerate(pairwise_configs())} | NAMED_PAIRS
+
+
+def test_every_value_of_every_dimension_is_baked():
+    seen = {(key, value) for config in CONFIGS.values() for key, value in _resolved(config).items()}
+    missing = [(key, value) for key in DIMENSIONS for value in _choices(key) if (key, value) not in seen]
+    assert missing == []
+
+
+def _resolved(explicit: dict) -> dict:
+    answers, _ = engine.resolve({"project_name": "Pairwise Svc", **explicit}, SPEC)
+    return answers
+
+
+@pytest.fixture(scope="session")
+def baked(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
+    root = tmp_path_factory.mktemp("bakes")
+    projects = {}
+    for name, explicit in CONFIGS.items():
+        answers = _resolved(explicit)
+        projects[name] = (answers, render.generate(answers, SPEC, root / name))
+    return projects
+
+
+def expected_files(answers: dict) -> set[str]:
+    """Template files with names filled in, minus unselected components, plus the answers file."""
+    template = ROOT / "{{cookiecutter.project_slug}}"
+    files = {
+        p.relative_to(template).as_posix().replace("{{cookiecutter.package_name}}", answers["package_name"])
+        for p in template.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+    for component in SPEC["components"]:
+        if not engine.holds(component.get("when", {}), answers):
+            for path in component["paths"]:
+                path = path.format(package=answers["package_name"])
+                files = {f for f in files if f != path and not f.startswith(path + "/")}
+    return files | {".mlsd/answers.yml"}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_bake_has_the_exact_expected_files(baked, name):
+    answers, project = baked[name]
+    assert set(tree(project)) == expected_files(answers)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_bake_is_fully_rendered_and_every_file_loads(baked, name):
+    _, project = baked[name]
+    for relative, data in tree(project).items():
+        text = data.decode("utf-8")
+        assert not re.search(r"(?<!\$)\{\{|\{%|\{#", text), f"{relative} has unrendered Jinja"
+        if relative.endswith(".py"):
+            ast.parse(text, filename=relative)
+        elif relative.endswith((".yml", ".yaml")):
+            list(yaml.safe_load_all(text))
+        elif relative.endswith(".toml"):
+            tomllib.loads(text)
+        elif relative.endswith(".json"):
+            json.loads(text)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_bake_answers_file_round_trips(baked, name):
+    answers, project = baked[name]
+    loaded = yaml.safe_load((project / ".mlsd/answers.yml").read_text(encoding="utf-8"))
+    assert loaded.pop("_mlsd_version") == SPEC["version"]
+    assert engine.resolve(loaded, SPEC)[0] == answers
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_bake_dependencies_match_the_answers(baked, name):
+    answers, project = baked[name]
+    metadata = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    groups = engine.dependencies(answers, SPEC)
+    assert metadata["dependencies"] == groups.pop("")
+    assert metadata["optional-dependencies"] == groups
+    assert metadata["name"] == answers["project_slug"]
+
+
+def test_bakes_pass_ruff(baked):
+    projects = [str(project) for _, project in baked.values()]
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *projects],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *projects],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    "explicit,present,absent",
+    [
+        ({"serving": "grpc"}, ["proto/predict.proto", "src/{p}/serving/grpc_server.py"], ["src/{p}/serving/app.py"]),
+        ({"serving": "rest"}, ["src/{p}/serving/app.py"], ["proto", "src/{p}/serving/grpc_server.py"]),
+        ({"prediction_mode": "batch"}, ["src/{p}/serving/batch.py"], ["src/{p}/serving/app.py", "src/{p}/experiments",
+                                                                       "deploy/Dockerfile"]),
+        ({"feature_store": "feast"}, ["src/{p}/features/feast_repo/feature_store.yaml"], []),
+        ({"monitoring": False}, [], ["src/{p}/monitoring", "deploy/prometheus", "tests/test_monitoring.py"]),
+        ({"ci": "gitlab"}, [".gitlab-ci.yml"], [".github"]),
+        ({"license": "proprietary"}, [], ["LICENSE"]),
+        ({"deploy": "kubernetes"}, ["deploy/k8s"], []),
+        ({"ml_task": "retrieval", "vector_index": "hnswlib"}, ["src/{p}/serving/index.py"], []),
+    ],
+    ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else None,
+)
+def test_components_appear_only_when_selected(tmp_path, explicit, present, absent):
+    answers = _resolved(explicit)
+    project = render.generate(answers, SPEC, tmp_path)
+    for path in present:
+        assert (project / path.format(p=answers["package_name"])).exists(), path
+    for path in absent:
+        assert not (project / path.format(p=answers["package_name"])).exists(), path
+
+
+def test_readme_diagram_names_only_selected_components(tmp_path):
+    grpc_only = render.generate(_resolved({"serving": "grpc", "monitoring": False}), SPEC, tmp_path / "a")
+    readme = (grpc_only / "README.md").read_text(encoding="utf-8")
+    assert "```mermaid" in readme
+    assert "gRPC" in readme and "FastAPI" not in readme and "Prometheus" not in readme

@@ -1,0 +1,255 @@
+"""The mlsd CLI: commands, non-interactive inputs, the interview, safe writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, run_mlsd, tree
+
+from mlsd import __version__, render, templategen
+
+NEW = ("new", "--no-input", "-q")
+
+
+def test_version_and_help():
+    assert run_mlsd("--version").out.strip() == f"mlsd {__version__}"
+    result = run_mlsd("--help")
+    assert result.code == 0
+    for command in ("new", "options", "presets"):
+        assert command in result.out
+
+
+def test_options_json_lists_every_question_with_choices(spec):
+    rows = json.loads(run_mlsd("options", "--format", "json").out)
+    assert [row["key"] for row in rows] == [q["key"] for q in spec["questions"]]
+    serving = next(row for row in rows if row["key"] == "serving")
+    assert serving["choices"]["rest+grpc"] == "REST and gRPC"
+    assert serving["when_help"]
+    assert next(row for row in rows if row["key"] == "project_name")["required"] is True
+
+
+def test_options_markdown_is_the_readme_table(spec):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert run_mlsd("options", "--format", "markdown").out.strip() in readme
+    assert "project_name" in run_mlsd("options").out
+
+
+def test_presets_lists_the_case_studies():
+    data = json.loads(run_mlsd("presets", "--format", "json").out)
+    ids = [p["id"] for p in data]
+    assert len(ids) == 14
+    for expected in ("video-recommendation", "ad-click-prediction", "search-ranking", "fraud-detection"):
+        assert expected in ids
+    assert "ad-click-prediction" in run_mlsd("presets").out
+
+
+def test_new_from_a_preset_writes_a_project_and_its_answers(empty_dir):
+    result = run_mlsd(*NEW, "--preset", "fraud-detection", "-o", str(empty_dir))
+    assert result.code == 0, result.err
+    project = Path(result.out.strip())
+    answers = yaml.safe_load((project / ".mlsd/answers.yml").read_text(encoding="utf-8"))
+    assert answers["use_case"] == "fraud-detection"
+    assert answers["_mlsd_version"] == __version__
+    assert (project / "pyproject.toml").is_file()
+    assert not list(project.rglob("__pycache__"))
+    assert [p.name for p in empty_dir.iterdir()] == [project.name]
+
+
+def test_plan_shows_each_derived_choice_with_its_reason(empty_dir):
+    result = run_mlsd("new", "--no-input", "--set", "project_name=Feed", "--set", "feature_freshness=seconds",
+                      "--dry-run", "-o", str(empty_dir))
+    assert result.code == 0, result.err
+    assert "stream_engine" in result.out and "stream ingestion" in result.out
+    assert "feature_store" in result.out and "online feature store" in result.out
+
+
+def test_dry_run_prints_the_tree_and_writes_nothing(empty_dir):
+    result = run_mlsd("new", "--no-input", "--set", "project_name=Dry", "--dry-run", "-o", str(empty_dir / "sub"))
+    assert result.code == 0, result.err
+    assert "dry/" in result.out and "pyproject.toml" in result.out and "answers.yml" in result.out
+    assert list(empty_dir.iterdir()) == []
+
+
+def test_answers_file_reproduces_the_project_exactly(empty_dir):
+    first = run_mlsd(*NEW, "--preset", "video-recommendation", "--set", "serving=grpc",
+                     "--set", "description=Quote \" and {{ 7*7 }}", "-o", str(empty_dir / "a"))
+    assert first.code == 0, first.err
+    project = Path(first.out.strip())
+    second = run_mlsd(*NEW, "--answers", str(project / ".mlsd/answers.yml"), "-o", str(empty_dir / "b"))
+    assert second.code == 0, second.err
+    assert tree(project) == tree(Path(second.out.strip()))
+
+
+def test_json_answers_file_and_precedence_of_set_over_preset_over_file(empty_dir, tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"project_name": "From File", "trainer": "xgboost", "use_case": "custom"}))
+    result = run_mlsd(*NEW, "--answers", str(answers), "--preset", "eta-prediction", "--set", "trainer=sklearn",
+                      "-o", str(empty_dir))
+    assert result.code == 0, result.err
+    written = yaml.safe_load((Path(result.out.strip()) / ".mlsd/answers.yml").read_text(encoding="utf-8"))
+    assert written["use_case"] == "eta-prediction"
+    assert written["project_name"] == "From File"
+    assert written["trainer"] == "sklearn"
+
+
+INJECTION = "{{ 7*7 }} {% if true %}x{% endif %} \" ' \\ <b>&"
+
+
+def _assert_literal_everywhere(project: Path) -> None:
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert INJECTION in readme
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    import tomllib
+
+    assert tomllib.loads(pyproject)["project"]["description"] == INJECTION
+    answers = yaml.safe_load((project / ".mlsd/answers.yml").read_text(encoding="utf-8"))
+    assert answers["description"] == INJECTION
+    for path in project.rglob("*"):
+        if path.is_file():
+            assert "49 x" not in path.read_text(encoding="utf-8"), path
+
+
+def test_user_values_stay_literal_through_set(empty_dir):
+    result = run_mlsd(*NEW, "--set", "project_name=Lit", "--set", f"description={INJECTION}", "-o", str(empty_dir))
+    assert result.code == 0, result.err
+    _assert_literal_everywhere(Path(result.out.strip()))
+
+
+def test_user_values_stay_literal_through_an_answers_file(empty_dir, tmp_path):
+    answers = tmp_path / "a.yml"
+    answers.write_text(yaml.safe_dump({"project_name": "Lit", "description": INJECTION}), encoding="utf-8")
+    result = run_mlsd(*NEW, "--answers", str(answers), "-o", str(empty_dir))
+    assert result.code == 0, result.err
+    _assert_literal_everywhere(Path(result.out.strip()))
+
+
+def test_user_values_stay_literal_through_the_interview(empty_dir, spec):
+    typed = ["", "Lit", "", "", INJECTION] + [""] * 60
+    result = run_mlsd("new", "-q", "-o", str(empty_dir), stdin="\n".join(typed) + "\n")
+    assert result.code == 0, result.err
+    _assert_literal_everywhere(empty_dir / "lit")
+
+
+def test_interview_shows_counter_and_labels_and_reasks_on_bad_input(empty_dir):
+    typed = ["99", "1", "Asked Service", "", "", "", "", "", "", "", "", "soon", "50"] + [""] * 60
+    result = run_mlsd("new", "-o", str(empty_dir), stdin="\n".join(typed) + "\n")
+    assert result.code == 0, result.err
+    assert "[1/" in result.out and "1 - Custom (answer every question) [custom]" in result.out
+    assert "use_case=99 is not a valid choice" in result.err
+    assert "latency_budget_ms=soon is not a whole number" in result.err
+    answers = yaml.safe_load((empty_dir / "asked-service/.mlsd/answers.yml").read_text(encoding="utf-8"))
+    assert answers["latency_budget_ms"] == 50
+
+
+def test_interview_skips_questions_made_irrelevant(empty_dir):
+    # batch prediction: no latency, requests-per-user, peak QPS, serving, batch scoring or experiment question
+    typed = ["", "Batchy", "", "", "", "", "", "", "", "", "2"] + [""] * 60
+    result = run_mlsd("new", "-o", str(empty_dir), stdin="\n".join(typed) + "\n")
+    assert result.code == 0, result.err
+    for skipped in ("Latency budget", "Online serving interface", "Online experiment", "Peak requests"):
+        assert skipped not in result.out
+    assert "Stream engine" not in result.out
+
+
+def test_closed_input_fails_naming_the_question(empty_dir):
+    result = run_mlsd("new", "-o", str(empty_dir), stdin="")
+    assert result.code != 0
+    assert result.err.count("\n") == 1
+    assert list(empty_dir.iterdir()) == []
+
+
+def test_existing_project_is_refused_without_force_and_merged_with_it(empty_dir):
+    args = (*NEW, "--set", "project_name=Twice", "-o", str(empty_dir))
+    assert run_mlsd(*args).code == 0
+    project = empty_dir / "twice"
+    (project / "README.md").write_text("edited", encoding="utf-8")
+    (project / "notes.txt").write_text("mine", encoding="utf-8")
+    refused = run_mlsd(*args)
+    assert refused.code == 2 and "already exists and is not empty" in refused.err
+    assert (project / "README.md").read_text(encoding="utf-8") == "edited"
+    assert run_mlsd(*args, "--force").code == 0
+    assert (project / "README.md").read_text(encoding="utf-8") != "edited"
+    assert (project / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in empty_dir.iterdir()) == ["twice"]
+
+
+def test_an_existing_empty_folder_is_used(empty_dir):
+    (empty_dir / "hollow").mkdir()
+    assert run_mlsd(*NEW, "--set", "project_name=Hollow", "-o", str(empty_dir)).code == 0
+    assert (empty_dir / "hollow/pyproject.toml").is_file()
+
+
+def _fail_after(monkeypatch, count: int, action) -> None:
+    calls = {"n": 0}
+    original = render._render_file
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > count:
+            action()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(render, "_render_file", flaky)
+
+
+def _raise_interrupt():
+    raise KeyboardInterrupt
+
+
+def _raise_oserror():
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    "action,code",
+    [(_raise_interrupt, 130), (_raise_oserror, 1), (lambda: os.kill(os.getpid(), signal.SIGTERM), 130)],
+    ids=["ctrl-c", "disk-full", "sigterm"],
+)
+def test_failure_mid_render_leaves_nothing_behind(monkeypatch, tmp_path, action, code):
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    _fail_after(monkeypatch, 5, action)
+    output = tmp_path / "new" / "nested"
+    result = run_mlsd(*NEW, "--set", "project_name=Broken", "-o", str(output))
+    assert result.code == code
+    assert result.err.count("\n") == 1
+    assert not (tmp_path / "new").exists()
+    assert list(scratch.iterdir()) == []
+
+
+def test_generation_leaves_nothing_in_tmpdir_or_home(monkeypatch, tmp_path, empty_dir):
+    scratch, home = tmp_path / "tmpdir", tmp_path / "home"
+    scratch.mkdir()
+    home.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("HOME", str(home))
+    assert run_mlsd(*NEW, "--set", "project_name=Clean", "-o", str(empty_dir)).code == 0
+    assert list(scratch.iterdir()) == [] and list(home.iterdir()) == []
+    assert [p.name for p in empty_dir.iterdir()] == ["clean"]
+
+
+def test_template_is_found_in_the_source_checkout():
+    assert render.template_root() == ROOT
+
+
+def test_cli_generation_is_byte_identical_to_plain_cookiecutter(tmp_path, spec):
+    from cookiecutter.main import cookiecutter
+
+    answers = templategen.default_answers(spec) | {"project_name": "Same Bytes", "project_slug": "same-bytes",
+                                                  "package_name": "same_bytes", "serving": "rest+grpc",
+                                                  "monitoring": False, "ci": "gitlab"}
+    extra = {k: (json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in answers.items()}
+    mine = render.generate(answers, spec, tmp_path / "mine")
+    os.environ.setdefault("COOKIECUTTER_CONFIG", "")
+    config = tmp_path / "cc.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'cc'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    theirs = cookiecutter(str(ROOT), no_input=True, extra_context=extra, output_dir=str(tmp_path / "theirs"),
+                          config_file=str(config))
+    assert tree(mine) == tree(Path(theirs))
