@@ -58,9 +58,7 @@ def bake(answers: dict, spec: dict, output_dir: Path) -> Path:
 
 def tree(root: Path) -> dict[str, bytes]:
     """Return every file under root (relative posix path -> bytes)."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()
-    }
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 @pytest.fixture

@@ -23,9 +23,26 @@ from mlsd.spec import spec as load_spec
 
 SPEC = load_spec()
 DIMENSIONS = [
-    "python_version", "license", "prediction_mode", "feature_freshness", "contains_pii", "ml_task",
-    "batch_engine", "stream_engine", "feature_store", "trainer", "vector_index", "serving", "batch_scoring",
-    "experiment", "monitoring", "orchestrator", "retraining_cadence", "registry", "deploy", "ci",
+    "python_version",
+    "license",
+    "prediction_mode",
+    "feature_freshness",
+    "contains_pii",
+    "ml_task",
+    "batch_engine",
+    "stream_engine",
+    "feature_store",
+    "trainer",
+    "vector_index",
+    "serving",
+    "batch_scoring",
+    "experiment",
+    "monitoring",
+    "orchestrator",
+    "retraining_cadence",
+    "registry",
+    "deploy",
+    "ci",
 ]
 NAMED_PAIRS = {
     "rest-grpc-shadow": {"serving": "rest+grpc", "experiment": "shadow"},
@@ -34,8 +51,12 @@ NAMED_PAIRS = {
     "batch-spark": {"prediction_mode": "batch", "batch_engine": "spark", "ml_task": "regression"},
     "retrieval-hnswlib-grpc": {"ml_task": "retrieval", "vector_index": "hnswlib", "serving": "grpc"},
     "proprietary-no-ci-no-monitoring": {"license": "proprietary", "ci": "none", "monitoring": False},
-    "pytorch-multilabel-flink": {"trainer": "pytorch", "ml_task": "multilabel", "feature_freshness": "minutes",
-                                 "stream_engine": "flink"},
+    "pytorch-multilabel-flink": {
+        "trainer": "pytorch",
+        "ml_task": "multilabel",
+        "feature_freshness": "minutes",
+        "stream_engine": "flink",
+    },
     "kubeflow-prefect-free": {"orchestrator": "kubeflow", "deploy": "kubernetes", "ml_task": "ranking"},
 }
 
@@ -65,8 +86,11 @@ def pairwise_configs() -> list[dict]:
 
 
 def _config_id(explicit: dict) -> str:
-    return "-".join(f"{k}={v}" for k, v in explicit.items() if k in ("ml_task", "serving", "feature_store",
-                                                                    "stream_engine", "trainer", "orchestrator"))
+    return "-".join(
+        f"{k}={v}"
+        for k, v in explicit.items()
+        if k in ("ml_task", "serving", "feature_store", "stream_engine", "trainer", "orchestrator")
+    )
 
 
 CONFIGS = {f"pair{i:02d}-{_config_id(c)}": c for i, c in enumerate(pairwise_configs())} | NAMED_PAIRS
@@ -151,11 +175,13 @@ def test_bake_dependencies_match_the_answers(baked, name):
 
 def test_bakes_pass_ruff(baked):
     projects = [str(project) for _, project in baked.values()]
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *projects],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *projects], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-3000:]
-    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *projects],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *projects], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-3000:]
 
 
@@ -164,8 +190,11 @@ def test_bakes_pass_ruff(baked):
     [
         ({"serving": "grpc"}, ["proto/predict.proto", "src/{p}/serving/grpc_server.py"], ["src/{p}/serving/app.py"]),
         ({"serving": "rest"}, ["src/{p}/serving/app.py"], ["proto", "src/{p}/serving/grpc_server.py"]),
-        ({"prediction_mode": "batch"}, ["src/{p}/serving/batch.py"], ["src/{p}/serving/app.py", "src/{p}/experiments",
-                                                                       "deploy/Dockerfile"]),
+        (
+            {"prediction_mode": "batch"},
+            ["src/{p}/serving/batch.py"],
+            ["src/{p}/serving/app.py", "src/{p}/experiments", "deploy/Dockerfile"],
+        ),
         ({"feature_store": "feast"}, ["src/{p}/features/feast_repo/feature_store.yaml"], []),
         ({"monitoring": False}, [], ["src/{p}/monitoring", "deploy/prometheus", "tests/test_monitoring.py"]),
         ({"ci": "gitlab"}, [".gitlab-ci.yml"], [".github"]),

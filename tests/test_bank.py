@@ -48,9 +48,7 @@ def test_slug_derivation_matches_cookiecutter(name):
     from cookiecutter.environment import StrictEnvironment
 
     env = StrictEnvironment(context={})
-    rendered = env.from_string(templategen.JINJA_DEFAULTS["project_slug"]).render(
-        cookiecutter={"project_name": name}
-    )
+    rendered = env.from_string(templategen.JINJA_DEFAULTS["project_slug"]).render(cookiecutter={"project_name": name})
     assert engine.slugify(name) == rendered
 
 
@@ -59,8 +57,10 @@ def test_peak_qps_derivation_matches_cookiecutter(spec, users, per_user):
     from jinja2 import Environment
 
     template = templategen.JINJA_DEFAULTS["peak_qps"] % {"factor": spec["peak_factor"], "day": spec["seconds_per_day"]}
-    rendered = Environment().from_string(template).render(
-        cookiecutter={"daily_active_users": str(users), "requests_per_user_per_day": str(per_user)}
+    rendered = (
+        Environment()
+        .from_string(template)
+        .render(cookiecutter={"daily_active_users": str(users), "requests_per_user_per_day": str(per_user)})
     )
     assert int(rendered) == engine.peak_qps(users, per_user, spec)
 

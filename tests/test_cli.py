@@ -62,8 +62,17 @@ def test_new_from_a_preset_writes_a_project_and_its_answers(empty_dir):
 
 
 def test_plan_shows_each_derived_choice_with_its_reason(empty_dir):
-    result = run_mlsd("new", "--no-input", "--set", "project_name=Feed", "--set", "feature_freshness=seconds",
-                      "--dry-run", "-o", str(empty_dir))
+    result = run_mlsd(
+        "new",
+        "--no-input",
+        "--set",
+        "project_name=Feed",
+        "--set",
+        "feature_freshness=seconds",
+        "--dry-run",
+        "-o",
+        str(empty_dir),
+    )
     assert result.code == 0, result.err
     assert "stream_engine" in result.out and "stream ingestion" in result.out
     assert "feature_store" in result.out and "online feature store" in result.out
@@ -77,8 +86,17 @@ def test_dry_run_prints_the_tree_and_writes_nothing(empty_dir):
 
 
 def test_answers_file_reproduces_the_project_exactly(empty_dir):
-    first = run_mlsd(*NEW, "--preset", "video-recommendation", "--set", "serving=grpc",
-                     "--set", "description=Quote \" and {{ 7*7 }}", "-o", str(empty_dir / "a"))
+    first = run_mlsd(
+        *NEW,
+        "--preset",
+        "video-recommendation",
+        "--set",
+        "serving=grpc",
+        "--set",
+        'description=Quote " and {{ 7*7 }}',
+        "-o",
+        str(empty_dir / "a"),
+    )
     assert first.code == 0, first.err
     project = Path(first.out.strip())
     second = run_mlsd(*NEW, "--answers", str(project / ".mlsd/answers.yml"), "-o", str(empty_dir / "b"))
@@ -89,8 +107,9 @@ def test_answers_file_reproduces_the_project_exactly(empty_dir):
 def test_json_answers_file_and_precedence_of_set_over_preset_over_file(empty_dir, tmp_path):
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"project_name": "From File", "trainer": "xgboost", "use_case": "custom"}))
-    result = run_mlsd(*NEW, "--answers", str(answers), "--preset", "eta-prediction", "--set", "trainer=sklearn",
-                      "-o", str(empty_dir))
+    result = run_mlsd(
+        *NEW, "--answers", str(answers), "--preset", "eta-prediction", "--set", "trainer=sklearn", "-o", str(empty_dir)
+    )
     assert result.code == 0, result.err
     written = yaml.safe_load((Path(result.out.strip()) / ".mlsd/answers.yml").read_text(encoding="utf-8"))
     assert written["use_case"] == "eta-prediction"
@@ -242,14 +261,20 @@ def test_template_is_found_in_the_source_checkout():
 def test_cli_generation_is_byte_identical_to_plain_cookiecutter(tmp_path, spec):
     from cookiecutter.main import cookiecutter
 
-    answers = templategen.default_answers(spec) | {"project_name": "Same Bytes", "project_slug": "same-bytes",
-                                                  "package_name": "same_bytes", "serving": "rest+grpc",
-                                                  "monitoring": False, "ci": "gitlab"}
+    answers = templategen.default_answers(spec) | {
+        "project_name": "Same Bytes",
+        "project_slug": "same-bytes",
+        "package_name": "same_bytes",
+        "serving": "rest+grpc",
+        "monitoring": False,
+        "ci": "gitlab",
+    }
     extra = {k: (json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in answers.items()}
     mine = render.generate(answers, spec, tmp_path / "mine")
     os.environ.setdefault("COOKIECUTTER_CONFIG", "")
     config = tmp_path / "cc.yaml"
     config.write_text(f"cookiecutters_dir: {tmp_path / 'cc'}\nreplay_dir: {tmp_path / 'replay'}\n")
-    theirs = cookiecutter(str(ROOT), no_input=True, extra_context=extra, output_dir=str(tmp_path / "theirs"),
-                          config_file=str(config))
+    theirs = cookiecutter(
+        str(ROOT), no_input=True, extra_context=extra, output_dir=str(tmp_path / "theirs"), config_file=str(config)
+    )
     assert tree(mine) == tree(Path(theirs))

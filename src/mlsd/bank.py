@@ -523,7 +523,9 @@ RULES: list[dict] = [
     {
         "when": {"prediction_mode": "online"},
         "require": {"serving": {"not": "none"}},
-        "message": "prediction_mode=online needs serving: set serving=rest, grpc or rest+grpc, or prediction_mode=batch",
+        "message": (
+            "prediction_mode=online needs serving: set serving=rest, grpc or rest+grpc, or prediction_mode=batch"
+        ),
     },
     {
         "when": {"orchestrator": "kubeflow"},

@@ -39,7 +39,7 @@ def _matches(value, matcher) -> bool:
     if isinstance(matcher, list):
         return value in matcher
     if isinstance(matcher, dict):
-        (op, operand), = matcher.items()
+        ((op, operand),) = matcher.items()
         if op == "not":
             return value not in operand if isinstance(operand, list) else value != operand
         number = _as_number(value)
@@ -108,9 +108,7 @@ def default(q: dict, answers: dict, spec: dict):
     if derive == "package":
         return str(answers.get("project_slug", "")).replace("-", "_"), "from the project slug"
     if derive == "peak_qps":
-        value = peak_qps(
-            answers.get("daily_active_users", 0), answers.get("requests_per_user_per_day", 0), spec
-        )
+        value = peak_qps(answers.get("daily_active_users", 0), answers.get("requests_per_user_per_day", 0), spec)
         return value, f"users x requests per user / 86,400 x {spec['peak_factor']} (peak factor)"
     value, reason = q.get("default"), None
     for rule in spec["derivations"]:
@@ -208,8 +206,7 @@ def resolve(explicit: dict, spec: dict, ask=None) -> tuple[dict, dict]:
         if not relevant and "na" in q:
             if key in explicit and coerce(q, explicit[key], spec) != q["na"]:
                 raise AnswerError(
-                    f"{key}={explicit[key]} does not apply: {q['when_help']}; "
-                    f"remove it or change {_when_keys(q)}"
+                    f"{key}={explicit[key]} does not apply: {q['when_help']}; remove it or change {_when_keys(q)}"
                 )
             answers[key] = q["na"]
             reasons[key] = q["when_help"]
@@ -405,4 +402,3 @@ def post_gen_finish(context: dict, spec: dict) -> int:
     answers = {q["key"]: context[q["key"]] for q in questions(spec)}
     finish_project(os.getcwd(), answers, spec)
     return 0
-

@@ -71,9 +71,7 @@ class Interview:
             click.echo(f"        {number} - {label} [{value}]")
         values = [value for value, _ in options]
         default_number = str(values.index(default) + 1) if default in values else None
-        raw = click.prompt(
-            f"        Choose from 1-{len(options)}", default=default_number, show_default=True
-        ).strip()
+        raw = click.prompt(f"        Choose from 1-{len(options)}", default=default_number, show_default=True).strip()
         if raw.isdigit() and 1 <= int(raw) <= len(options):
             return values[int(raw) - 1]
         return raw

@@ -157,7 +157,9 @@ def generate(answers: dict, spec: dict, output_dir: Path, force: bool = False) -
     with _sigterm_as_interrupt():
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{answers['project_slug']}.", suffix=".mlsd-staging", dir=output_dir))
+            staging = Path(
+                tempfile.mkdtemp(prefix=f".{answers['project_slug']}.", suffix=".mlsd-staging", dir=output_dir)
+            )
             os.chmod(staging, 0o755)
             render_tree(answers, spec, staging)
             if target.exists() and not _is_empty_dir(target):

@@ -1,0 +1,144 @@
+"""Generator benchmark: mlsd start-up and generation against plain cookiecutter and `cp -r`.
+
+Runs each command as a whole process, interleaved (A B C D A B C D ...) after warm-ups, and
+prints median wall and CPU time (user+sys of the process and its children) with ratios.
+Usage: python bench/generate.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def measure(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Return (wall seconds, CPU seconds) of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def largest_preset() -> tuple[str, dict]:
+    from mlsd import engine, render
+    from mlsd.spec import presets, spec
+
+    best = None
+    for preset in presets():
+        answers, _ = engine.resolve({"use_case": preset["id"]}, spec())
+        count = len(render.planned_files(answers, spec()))
+        if best is None or count > best[0]:
+            best = (count, preset["id"], answers)
+    return best[1], best[2]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    # Measure what a user gets: installed packages with their bytecode (PYTHONDONTWRITEBYTECODE
+    # would otherwise make every run recompile click, jinja2 and cookiecutter from source).
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", sysconfig.get_paths()["purelib"], str(ROOT / "src")],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    preset_id, answers = largest_preset()
+    work = Path(tempfile.mkdtemp(prefix="mlsd-bench-"))
+    try:
+        config = work / "cookiecutter.yaml"
+        config.write_text(json.dumps({"cookiecutters_dir": str(work / "cc"), "replay_dir": str(work / "replay")}))
+        extra = [f"{k}={json.dumps(v) if isinstance(v, bool) else v}" for k, v in answers.items()]
+        reference = work / "reference"
+        subprocess.run(
+            [_bin("mlsd"), "new", "--no-input", "-q", "--preset", preset_id, "-o", str(reference)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        rendered = next(reference.iterdir())
+        files = sum(1 for p in rendered.rglob("*") if p.is_file())
+        counter = {"n": 0}
+
+        def fresh() -> str:
+            counter["n"] += 1
+            return str(work / f"out{counter['n']}")
+
+        commands = {
+            "mlsd --help": lambda: [_bin("mlsd"), "--help"],
+            f"mlsd new --no-input --preset {preset_id}": lambda: [
+                _bin("mlsd"),
+                "new",
+                "--no-input",
+                "-q",
+                "--preset",
+                preset_id,
+                "-o",
+                fresh(),
+            ],
+            "cookiecutter --no-input (same template, answers, hooks)": lambda: [
+                _bin("cookiecutter"),
+                "--no-input",
+                "--config-file",
+                str(config),
+                "-o",
+                fresh(),
+                str(ROOT),
+                *extra,
+            ],
+            "cp -r of the rendered tree": lambda: ["cp", "-r", str(rendered), fresh()],
+            "python -c pass": lambda: [sys.executable, "-c", "pass"],
+        }
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        for _warm in range(2):
+            for build in commands.values():
+                measure(build(), work)
+        for _ in range(args.runs):
+            for name, build in commands.items():
+                results[name].append(measure(build(), work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    medians = {
+        name: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+        for name, runs in results.items()
+    }
+    generator = f"mlsd new --no-input --preset {preset_id}"
+    plain = "cookiecutter --no-input (same template, answers, hooks)"
+    print(f"generated files: {files}; runs: {args.runs} interleaved after 2 warm-ups; {os.cpu_count()} cores")
+    print(f"{'command':58} {'wall ms':>9} {'CPU ms':>8} {'wall / cookiecutter':>20} {'wall / cp -r':>13}")
+    for name, (wall, cpu) in medians.items():
+        print(
+            f"{name:58} {wall * 1e3:9.1f} {cpu * 1e3:8.1f} {wall / medians[plain][0]:20.2f} "
+            f"{wall / medians['cp -r of the rendered tree'][0]:13.1f}"
+        )
+    per_file = (medians[generator][1] - medians["python -c pass"][1]) / files * 1e3
+    print(f"mlsd CPU per generated file (minus interpreter start): {per_file:.2f} ms")
+    print(
+        f"targets: --help < 100 ms: {medians['mlsd --help'][0] * 1e3:.0f} ms; "
+        f"generation <= 0.5 x cookiecutter: {medians[generator][0] / medians[plain][0]:.2f}; "
+        f"< 1 ms per file: {per_file:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
