@@ -1,0 +1,43 @@
+"""Generated projects install and pass their own tests (a few configurations, end to end)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import resolve
+
+from mlsd import render
+
+pytestmark = pytest.mark.slow
+
+CONFIGS = {
+    "defaults": {},
+    "batch-regression-xgboost": {"prediction_mode": "batch", "ml_task": "regression", "trainer": "xgboost",
+                                 "monitoring": False},
+}
+
+
+def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
+    answers = resolve(spec, project_name=f"Gen {name}", **CONFIGS[name])
+    project = render.generate(answers, spec, tmp_path)
+    uv = str(Path(sys.executable).parent / "uv")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    venv = project / ".venv"
+    assert _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], project, env).returncode == 0
+    install = _run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-e", ".[dev]"],
+                   project, env)
+    assert install.returncode == 0, install.stderr[-2000:]
+    tests = _run([str(venv / "bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    assert tests.returncode == 0, tests.stdout[-4000:]
+    assert " passed" in tests.stdout
+    lint = _run([str(venv / "bin/ruff"), "check", "--no-cache", "."], project, env)
+    assert lint.returncode == 0, lint.stdout[-2000:]
