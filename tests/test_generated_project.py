@@ -16,8 +16,12 @@ pytestmark = pytest.mark.slow
 
 CONFIGS = {
     "defaults": {},
-    "batch-regression-xgboost": {"prediction_mode": "batch", "ml_task": "regression", "trainer": "xgboost",
-                                 "monitoring": False},
+    "batch-regression-xgboost": {
+        "prediction_mode": "batch",
+        "ml_task": "regression",
+        "trainer": "xgboost",
+        "monitoring": False,
+    },
 }
 
 
@@ -33,8 +37,9 @@ def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     venv = project / ".venv"
     assert _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], project, env).returncode == 0
-    install = _run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-e", ".[dev]"],
-                   project, env)
+    install = _run(
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-e", ".[dev]"], project, env
+    )
     assert install.returncode == 0, install.stderr[-2000:]
     tests = _run([str(venv / "bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert tests.returncode == 0, tests.stdout[-4000:]

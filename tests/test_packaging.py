@@ -20,8 +20,18 @@ pytestmark = pytest.mark.slow
 def wheel(tmp_path_factory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist),
-         str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
         check=True,
     )
     return next(dist.glob("mlsd-*.whl"))
@@ -42,28 +52,45 @@ def test_installed_mlsd_generates_the_same_project_as_the_checkout(wheel, tmp_pa
     venv = tmp_path / "venv"
     uv = Path(sys.executable).parent / "uv"
     subprocess.run([str(uv), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    subprocess.run([str(uv), "pip", "install", "--quiet", "--python", str(venv / "bin/python"), str(wheel)],
-                   check=True)
+    subprocess.run([str(uv), "pip", "install", "--quiet", "--python", str(venv / "bin/python"), str(wheel)], check=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["HOME"] = str(tmp_path)
     where = subprocess.run(
         [str(venv / "bin/python"), "-c", "from mlsd import render; print(render.template_root())"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert "site-packages" in where
     # a python that compiles bytecode for the installed template must not leak it into projects
     subprocess.run([str(venv / "bin/python"), "-m", "compileall", "-q", where], env=env, check=False)
     result = subprocess.run(
-        [str(venv / "bin/mlsd"), "new", "--no-input", "-q", "--set", "project_name=Wheel Service",
-         "--set", "serving=rest+grpc", "-o", "out"],
-        cwd=elsewhere, env=env, capture_output=True, text=True,
+        [
+            str(venv / "bin/mlsd"),
+            "new",
+            "--no-input",
+            "-q",
+            "--set",
+            "project_name=Wheel Service",
+            "--set",
+            "serving=rest+grpc",
+            "-o",
+            "out",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     installed = elsewhere / "out" / "wheel-service"
-    checkout = render.generate(resolve(spec, project_name="Wheel Service", serving="rest+grpc"), spec,
-                               tmp_path / "checkout")
+    checkout = render.generate(
+        resolve(spec, project_name="Wheel Service", serving="rest+grpc"), spec, tmp_path / "checkout"
+    )
     assert tree(installed) == tree(checkout)
     assert not list(installed.rglob("__pycache__"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout", "elsewhere", "venv"]

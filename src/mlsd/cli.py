@@ -60,7 +60,7 @@ def new(
     target = Path(output_dir) / answers["project_slug"]
     try:
         render.check_target(Path(output_dir), answers["project_slug"], force)
-        planned = [path for path, _ in render.planned_files(answers, spec)] + [render.ANSWERS_FILE]
+        planned = sorted({path for path, _ in render.planned_files(answers, spec)} | set(render.WRITTEN_FILES))
     except render.GenerationError as error:
         raise UsageProblem(str(error)) from None
     if not quiet:

@@ -279,7 +279,11 @@ def first_rule_violation(answers: dict, spec: dict) -> str | None:
 
 
 def validate(answers: dict, spec: dict) -> list[str]:
-    """Return every problem with a complete set of answers (empty when valid)."""
+    """Return every problem with a complete set of answers (empty when valid).
+
+    Cross-field rules come first; answers that do not apply given the others (serving with
+    batch prediction, ...) are reported together in one line naming the values to pass.
+    """
     problems: list[str] = []
     known = {q["key"] for q in questions(spec)}
     unknown = [key for key in answers if key not in known and not key.startswith("_")]
@@ -294,16 +298,16 @@ def validate(answers: dict, spec: dict) -> list[str]:
             checked[key] = coerce(q, answers[key], spec)
         except AnswerError as error:
             problems.append(str(error))
-            continue
-        if "na" in q and not applies(q, checked) and checked[key] != q["na"]:
-            problems.append(
-                f"{key}={checked[key]} does not apply: {q['when_help']}; "
-                f"set {key}={_format(q['na'])} or change {_when_keys(q)}"
-            )
-    if not problems:
-        problem = first_rule_violation(checked, spec)
-        if problem:
-            problems.append(problem)
+    if problems:
+        return problems
+    problem = first_rule_violation(checked, spec)
+    if problem:
+        problems.append(problem)
+    stray = [q for q in questions(spec) if "na" in q and not applies(q, checked) and checked[q["key"]] != q["na"]]
+    if stray:
+        found = ", ".join(f"{q['key']}={_format(checked[q['key']])} ({q['when_help']})" for q in stray)
+        fixes = " ".join(f"{q['key']}={_format(q['na'])}" for q in stray)
+        problems.append(f"answers that do not apply: {found}; set {fixes}")
     return problems
 
 
@@ -362,8 +366,12 @@ def answers_text(answers: dict, spec: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def finish_project(project_dir: str, answers: dict, spec: dict) -> None:
-    """Prune unselected components, write dependencies and the answers file, drop empty dirs."""
+def finish_project(project_dir: str, answers: dict, spec: dict, design=None) -> None:
+    """Prune unselected components, write dependencies, DESIGN.md and the answers file.
+
+    ``design(answers, spec, holds)`` returns the text of DESIGN.md (``mlsd.design.project_design``,
+    passed in because this module must not import mlsd). Empty folders are removed last.
+    """
     answers = normalize(answers, spec)
     for relative in pruned_paths(answers, spec):
         path = os.path.join(project_dir, *relative.split("/"))
@@ -374,12 +382,17 @@ def finish_project(project_dir: str, answers: dict, spec: dict) -> None:
     pyproject = os.path.join(project_dir, "pyproject.toml")
     with open(pyproject, encoding="utf-8") as handle:
         text = handle.read()
-    with open(pyproject, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text.replace(DEPENDENCIES_MARKER, dependencies_toml(answers, spec), 1))
+    _write(pyproject, text.replace(DEPENDENCIES_MARKER, dependencies_toml(answers, spec), 1))
+    if design is not None:
+        _write(os.path.join(project_dir, "DESIGN.md"), design(answers, spec, holds))
     os.makedirs(os.path.join(project_dir, ".mlsd"), exist_ok=True)
-    with open(os.path.join(project_dir, ".mlsd", "answers.yml"), "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(answers_text(answers, spec))
+    _write(os.path.join(project_dir, ".mlsd", "answers.yml"), answers_text(answers, spec))
     _remove_empty_dirs(project_dir)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
 
 
 def _remove_empty_dirs(root: str) -> None:
@@ -398,7 +411,8 @@ def pre_gen_check(context: dict, spec: dict) -> int:
     return 0
 
 
-def post_gen_finish(context: dict, spec: dict) -> int:
+def post_gen_finish(context: dict, spec: dict, design=None) -> int:
+    """Hook entry: finish the project cookiecutter rendered in the current folder."""
     answers = {q["key"]: context[q["key"]] for q in questions(spec)}
-    finish_project(os.getcwd(), answers, spec)
+    finish_project(os.getcwd(), answers, spec, design)
     return 0

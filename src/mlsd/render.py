@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlsd import engine
+from mlsd import design, engine
 
 TEMPLATE_FOLDER = "{{cookiecutter.project_slug}}"
 SKIPPED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 ANSWERS_FILE = ".mlsd/answers.yml"
+WRITTEN_FILES = ["DESIGN.md", ANSWERS_FILE]
 
 
 class GenerationError(Exception):
@@ -94,8 +95,8 @@ def render_tree(answers: dict, spec: dict, destination: Path) -> list[str]:
         target = destination.joinpath(*relative.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         _render_file(env, source, target, ctx)
-    engine.finish_project(str(destination), answers, spec)
-    return [relative for relative, _ in planned] + [ANSWERS_FILE]
+    engine.finish_project(str(destination), answers, spec, design.project_design)
+    return sorted({relative for relative, _ in planned} | set(WRITTEN_FILES))
 
 
 def _render_file(env, source: Path, target: Path, ctx: dict) -> None:

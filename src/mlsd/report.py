@@ -15,12 +15,20 @@ def _shown(value) -> str:
     return str(value)
 
 
+def _console():
+    """A rich console that does not wrap tables at 80 columns when output is not a terminal."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
 def print_plan(answers: dict, reasons: dict, spec: dict) -> None:
     """Print the derived decisions with their reasons and the components to generate."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=False)
+    console = _console()
     table = Table(title=f"Plan for {answers['project_name']}", title_justify="left", expand=False)
     table.add_column("decision")
     table.add_column("value", style="bold")
@@ -89,7 +97,6 @@ def print_options(spec: dict, fmt: str) -> None:
     if fmt == "markdown":
         click.echo(options_markdown(spec))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="mlsd questions", title_justify="left", show_lines=False)
@@ -102,7 +109,7 @@ def print_options(spec: dict, fmt: str) -> None:
         elif q["type"] == "choice":
             kind = ", ".join(engine.choices(q, spec))
         table.add_row(q["key"], kind, describe_default(q).strip("`"), q.get("when_help", "always"), q["help"])
-    Console(highlight=False).print(table)
+    _console().print(table)
 
 
 def print_presets(presets: list[dict], fmt: str) -> None:
@@ -110,7 +117,6 @@ def print_presets(presets: list[dict], fmt: str) -> None:
         data = [{"id": p["id"], "title": p["title"], "summary": p["summary"], "answers": p["answers"]} for p in presets]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="mlsd presets (use with: mlsd new --preset ID)", title_justify="left")
@@ -119,4 +125,4 @@ def print_presets(presets: list[dict], fmt: str) -> None:
     for p in presets:
         answers = p["answers"]
         table.add_row(p["id"], answers.get("ml_task", ""), answers.get("prediction_mode", ""), p["title"])
-    Console(highlight=False).print(table)
+    _console().print(table)

@@ -37,4 +37,5 @@ def spec() -> dict:
         "pins": pins.PINS,
         "preset_labels": {p["id"]: p["title"] for p in presets()},
         "preset_answers": {p["id"]: p["answers"] for p in presets()},
+        "preset_facts": {p["id"]: p["facts"] for p in presets()},
     }
