@@ -24,6 +24,9 @@ def cli() -> None:
 
 @cli.command()
 @click.option("-o", "--output-dir", default=".", show_default=True, help="Folder to create the project in.")
+@click.option(
+    "--prompt", "prompt_text", help="An interview prompt to infer answers from (words are quoted as evidence)."
+)
 @click.option("--preset", help="Start from a case-study preset (see 'mlsd presets').")
 @click.option("--answers", "answers_file", help="YAML or JSON answers file, e.g. a project's .mlsd/answers.yml.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Set one answer; repeatable.")
@@ -33,6 +36,7 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the path of the generated project.")
 def new(
     output_dir: str,
+    prompt_text: str | None,
     preset: str | None,
     answers_file: str | None,
     settings: tuple[str, ...],
@@ -42,21 +46,9 @@ def new(
     quiet: bool,
 ) -> None:
     """Run the design interview and generate an ML service project."""
-    from mlsd import engine, render
-    from mlsd.inputs import explicit_answers
-    from mlsd.spec import spec as load_spec
+    from mlsd import render
 
-    spec = load_spec()
-    explicit = explicit_answers(answers_file, preset, settings, spec)
-    ask = None
-    if not no_input:
-        from mlsd.interview import Interview
-
-        ask = Interview(spec, explicit).ask
-    try:
-        answers, reasons = engine.resolve(explicit, spec, ask=ask)
-    except engine.AnswerError as error:
-        raise UsageProblem(str(error)) from None
+    spec, answers, reasons, _ = _collect(prompt_text, preset, answers_file, settings, no_input, quiet)
     target = Path(output_dir) / answers["project_slug"]
     try:
         render.check_target(Path(output_dir), answers["project_slug"], force)
@@ -84,6 +76,98 @@ def new(
     else:
         click.echo(f"created {created} ({len(planned)} files)")
         click.echo(f"next: cd {created} && make setup && make test")
+
+
+def _collect(prompt_text, preset, answers_file, settings, no_input, quiet):
+    """Return (spec, answers, reasons, inferred) from every input path, asking what is missing."""
+    from mlsd import engine
+    from mlsd.inputs import explicit_answers
+    from mlsd.spec import spec as load_spec
+
+    spec = load_spec()
+    explicit = explicit_answers(answers_file, preset, settings, spec)
+    inferred: dict = {}
+    if prompt_text is not None:
+        from mlsd.prompt import as_answers, infer
+
+        if not prompt_text.strip():
+            raise UsageProblem("--prompt is empty: pass the interview prompt as text")
+        inferences = infer(prompt_text)
+        kept = as_answers(inferences)
+        inferred = {i.key: i.evidence for i in inferences if i.key in kept and kept[i.key] == i.value}
+        given = explicit_answers(None, preset, settings, spec)
+        file_answers = explicit_answers(answers_file, None, (), spec)
+        explicit = {**file_answers, **kept, **given}
+        if not quiet:
+            from mlsd.report import print_inferences
+
+            print_inferences(kept, inferred)
+    ask = None
+    if not no_input:
+        from mlsd.interview import Interview
+
+        ask = Interview(spec, explicit).ask
+    try:
+        answers, reasons = engine.resolve(explicit, spec, ask=ask)
+    except engine.AnswerError as error:
+        raise UsageProblem(str(error)) from None
+    for key in inferred:
+        reasons[key] = f'inferred from the prompt: "{inferred[key]}"'
+    return spec, answers, reasons, inferred
+
+
+@cli.command()
+@click.option("--prompt", "prompt_text", help="An interview prompt to infer answers from.")
+@click.option("--preset", help="Start from a case-study preset (see 'mlsd presets').")
+@click.option("--answers", "answers_file", help="YAML or JSON answers file.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Set one answer; repeatable.")
+@click.option("--no-input", is_flag=True, help="Never prompt; what is not given is defaulted and listed as assumed.")
+@click.option("-o", "--output", help="Write DESIGN.md here instead of standard output.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+def design(
+    prompt_text: str | None,
+    preset: str | None,
+    answers_file: str | None,
+    settings: tuple[str, ...],
+    no_input: bool,
+    output: str | None,
+    force: bool,
+) -> None:
+    """Write the design document for a prompt or a set of answers (no project)."""
+    from mlsd import design as design_doc
+    from mlsd import engine
+
+    spec, answers, reasons, inferred = _collect(prompt_text, preset, answers_file, settings, no_input, quiet=True)
+    assumed = (
+        [
+            f"{key} = {answers[key]} ({reasons.get(key, 'default')})"
+            for key in _assumed_keys(spec, answers_file, preset, settings, inferred)
+            if engine.applies(engine.question(spec, key), answers)
+        ]
+        if no_input
+        else []
+    )
+    facts = spec["preset_facts"].get(answers["use_case"])
+    text = design_doc.design_markdown(answers, facts, spec["components"], engine.holds, assumed, inferred)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from mlsd.render import write_file_atomically
+
+    try:
+        write_file_atomically(Path(output), text, force)
+    except FileExistsError:
+        raise UsageProblem(f"{output} already exists: choose another --output or pass --force") from None
+    except OSError as error:
+        raise click.ClickException(f"could not write {output}: {error.strerror or error}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def _assumed_keys(spec, answers_file, preset, settings, inferred) -> list[str]:
+    from mlsd.inputs import explicit_answers
+
+    stated = set(explicit_answers(answers_file, preset, settings, spec)) | set(inferred)
+    return [q["key"] for q in spec["questions"] if q["key"] not in stated and q["step"] != "identity"]
 
 
 @cli.command()

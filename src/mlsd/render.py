@@ -207,3 +207,20 @@ def _merge_into(staging: Path, target: Path) -> None:
             if destination.is_symlink():
                 raise GenerationError(f"{destination} is a symbolic link: remove it and retry")
             shutil.copy2(Path(current, name), destination)
+
+
+def write_file_atomically(path: Path, text: str, force: bool) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it; refuse to overwrite unless ``force``."""
+    if path.exists() and (not force or not path.is_file()):
+        raise FileExistsError(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".mlsd-staging", dir=path.parent)
+    try:
+        with _sigterm_as_interrupt(), os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise

@@ -47,6 +47,20 @@ def print_plan(answers: dict, reasons: dict, spec: dict) -> None:
     console.print(components)
 
 
+def print_inferences(kept: dict, evidence: dict) -> None:
+    """Print what the prompt said, each answer with the words that support it."""
+    from rich.table import Table
+
+    table = Table(title="Inferred from the prompt", title_justify="left")
+    for column in ("answer", "value", "evidence"):
+        table.add_column(column)
+    for key, value in kept.items():
+        table.add_row(key, _shown(value), f'"{evidence.get(key, "")}"')
+    if not kept:
+        table.add_row("(nothing)", "", "the prompt named no use case, scale, latency or freshness")
+    _console().print(table)
+
+
 def print_tree(root: str, files: list[str]) -> None:
     """Print the files as an indented tree under ``root``."""
     click.echo(f"{root}/")
