@@ -278,3 +278,63 @@ def test_cli_generation_is_byte_identical_to_plain_cookiecutter(tmp_path, spec):
         str(ROOT), no_input=True, extra_context=extra, output_dir=str(tmp_path / "theirs"), config_file=str(config)
     )
     assert tree(mine) == tree(Path(theirs))
+
+
+AD_PROMPT = (
+    "Design an ad click prediction system for a social network with 300M DAU; "
+    "predictions must return in 50 ms; advertisers upload new ads hourly"
+)
+
+
+def test_new_from_a_prompt_reports_each_inference_with_its_evidence(empty_dir):
+    result = run_mlsd("new", "--no-input", "--prompt", AD_PROMPT, "--set", "batch_engine=duckdb", "-o", str(empty_dir))
+    assert result.code == 0, result.err
+    assert "Inferred from the prompt" in result.out
+    assert '"300M DAU"' in result.out and '"50 ms"' in result.out
+    answers = yaml.safe_load(next(empty_dir.glob("*/.mlsd/answers.yml")).read_text(encoding="utf-8"))
+    assert answers["use_case"] == "ad-click-prediction"
+    assert answers["daily_active_users"] == 300_000_000
+    assert answers["latency_budget_ms"] == 50
+    assert answers["feature_freshness"] == "hourly"
+    assert answers["batch_engine"] == "duckdb"
+
+
+def test_design_prints_the_document_with_inferred_and_assumed_answers(tmp_path):
+    result = run_mlsd("design", "--no-input", "--prompt", AD_PROMPT)
+    assert result.code == 0, result.err
+    assert result.out.startswith("# ")
+    assert "inferred from: 300M DAU" in result.out
+    assert "### Assumptions" in result.out
+    assert "```mermaid" in result.out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_design_writes_a_file_and_refuses_to_overwrite_it(tmp_path):
+    target = tmp_path / "docs" / "DESIGN.md"
+    first = run_mlsd("design", "--no-input", "--preset", "fraud-detection", "-o", str(target))
+    assert first.code == 0, first.err
+    assert "fraud" in target.read_text(encoding="utf-8").lower()
+    target.write_text("mine", encoding="utf-8")
+    second = run_mlsd("design", "--no-input", "--preset", "fraud-detection", "-o", str(target))
+    assert second.code == 2 and "already exists" in second.err
+    assert target.read_text(encoding="utf-8") == "mine"
+    assert run_mlsd("design", "--no-input", "--preset", "fraud-detection", "-o", str(target), "--force").code == 0
+    assert [p.name for p in target.parent.iterdir()] == ["DESIGN.md"]
+
+
+def test_generated_design_doc_matches_mlsd_design_for_the_same_answers(empty_dir):
+    made = run_mlsd(*NEW, "--preset", "similar-listings", "-o", str(empty_dir))
+    assert made.code == 0, made.err
+    project = Path(made.out.strip())
+    alone = run_mlsd("design", "--no-input", "--answers", str(project / ".mlsd/answers.yml"))
+    assert alone.out == (project / "DESIGN.md").read_text(encoding="utf-8")
+
+
+def test_explain_shows_tradeoffs_derivations_and_rules():
+    result = run_mlsd("explain", "vector_index")
+    assert result.code == 0
+    assert "hnswlib" in result.out and "memory grows with M" in result.out
+    assert "faiss when ml_task = retrieval" in result.out
+    assert "needs a vector index" in result.out
+    missing = run_mlsd("explain", "colour")
+    assert missing.code == 2 and "unknown question 'colour'" in missing.err

@@ -197,6 +197,22 @@ def presets(fmt: str) -> None:
     print_presets(load_presets(), fmt)
 
 
+@cli.command()
+@click.argument("key")
+def explain(key: str) -> None:
+    """Explain a question: its choices and their trade-offs, what derives it, what constrains it."""
+    from mlsd import engine
+    from mlsd.report import print_explanation
+    from mlsd.spec import spec as load_spec
+
+    spec = load_spec()
+    try:
+        q = engine.question(spec, key.strip().replace("-", "_"))
+    except KeyError:
+        raise UsageProblem(f"unknown question {key!r}: see 'mlsd options' for the valid keys") from None
+    print_explanation(q, spec)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every refusal is one line on stderr; usage errors exit 2."""
     try:

@@ -140,3 +140,57 @@ def print_presets(presets: list[dict], fmt: str) -> None:
         answers = p["answers"]
         table.add_row(p["id"], answers.get("ml_task", ""), answers.get("prediction_mode", ""), p["title"])
     _console().print(table)
+
+
+def _condition_text(condition: dict) -> str:
+    parts = []
+    for key, matcher in condition.items():
+        if key == "any":
+            parts.append("(" + " or ".join(_condition_text(option) for option in matcher) + ")")
+        elif isinstance(matcher, list):
+            parts.append(f"{key} in {', '.join(map(_shown, matcher))}")
+        elif isinstance(matcher, dict):
+            ((op, operand),) = matcher.items()
+            symbol = {"not": "!=", "gte": ">=", "lt": "<"}[op]
+            if isinstance(operand, list):
+                shown = ", ".join(map(_shown, operand))
+            else:
+                shown = (
+                    f"{operand:,}" if isinstance(operand, int) and not isinstance(operand, bool) else _shown(operand)
+                )
+            parts.append(f"{key} {symbol} {shown}")
+        else:
+            parts.append(f"{key} = {_shown(matcher)}")
+    return " and ".join(parts)
+
+
+def print_explanation(q: dict, spec: dict) -> None:
+    """Print a question's help, each choice with its trade-off, and the rules around it."""
+    from mlsd.tradeoffs import TRADEOFFS
+
+    key = q["key"]
+    click.secho(f"{key}: {q['prompt']}", bold=True)
+    click.echo(f"  {q['help']}")
+    if "when" in q:
+        click.echo(f"  Asked only when {_condition_text(q['when'])} ({q['when_help']}).")
+    notes = TRADEOFFS.get(key, {})
+    if q["type"] == "choice":
+        click.echo("\nChoices:")
+        for value, label in engine.choices(q, spec).items():
+            click.echo(f"  {value:22} {label}")
+            if value in notes:
+                click.echo(f"  {'':22} {notes[value]}")
+    derivations = [rule for rule in spec["derivations"] if key in rule["set"]]
+    if derivations:
+        click.echo("\nDerived (a later rule wins; any answer may override it unless a rule refuses):")
+        for rule in derivations:
+            click.echo(f"  {_shown(rule['set'][key])} when {_condition_text(rule['when'])}: {rule['reason']}")
+    constraints = [
+        rule
+        for rule in spec["rules"]
+        if key in engine._condition_keys(rule["when"]) | engine._condition_keys(rule["require"])
+    ]
+    if constraints:
+        click.echo("\nRules:")
+        for rule in constraints:
+            click.echo(f"  {rule['message']}")
