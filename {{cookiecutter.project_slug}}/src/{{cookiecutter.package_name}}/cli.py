@@ -1,0 +1,152 @@
+"""The project's verbs, as the Makefile calls them: ``python -m <package> VERB``.
+
+Standard library only at import time; each verb imports what it needs. Prints a JSON summary
+and exits 0, or prints one ``error:`` line and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+VERBS: dict[str, str] = {
+    "data": "write seeded synthetic data to var/raw",
+    "ingest": "validate raw tables; good rows to var/clean, bad ones to the dead-letter store",
+{%- if cookiecutter.stream_engine != 'none' %}
+    "stream": "consume the event stream from the committed offset into the online store",
+{%- endif %}
+    "features": "materialize offline and online features",
+    "train": "train, evaluate and register the model as the challenger",
+    "promote": "make the challenger (or --version N) the champion",
+    "rollback": "restore the previous champion",
+{%- if cookiecutter.vector_index != 'none' %}
+    "index": "build the item embedding index and check its recall",
+{%- endif %}
+    "predict": "score a sample of known rows through the serving core",
+{%- if cookiecutter.serving != 'none' %}
+    "serve": "serve predictions{% if cookiecutter.serving == 'rest+grpc' %} (--protocol rest or grpc){% endif %}",
+{%- endif %}
+{%- if cookiecutter.batch_scoring %}
+    "score": "score every user in batch to var/scores",
+{%- endif %}
+{%- if cookiecutter.monitoring %}
+    "monitor": "write the drift report of served features against training data",
+{%- endif %}
+{%- if cookiecutter.experiment != 'none' %}
+    "experiment": "size the experiment and analyse its outcome",
+{%- endif %}
+    "demo": "run the whole loop on synthetic data",
+    "bench": "measure serving latency and predictor throughput",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="{{ cookiecutter.project_slug }}",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("--env", help="config to read: configs/ENV.yaml (default: local)")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for name, help_text in VERBS.items():
+        verb = verbs.add_parser(name, help=help_text, description=help_text)
+        if name == "promote":
+            verb.add_argument(
+                "--version", type=int, help="version to promote (default: challenger)"
+            )
+{%- if cookiecutter.serving == 'rest+grpc' %}
+        if name == "serve":
+            verb.add_argument("--protocol", choices=["rest", "grpc"], default="rest")
+{%- endif %}
+    return parser
+
+
+def _promote(settings, args: argparse.Namespace) -> dict:
+    from .registry.registry import open_registry
+
+    return {"champion": open_registry(settings).promote(args.version)}
+
+
+def _rollback(settings, args: argparse.Namespace) -> dict:
+    from .registry.registry import open_registry
+
+    return {"champion": open_registry(settings).rollback()}
+{%- if cookiecutter.serving != 'none' %}
+
+
+def _serve(settings, args: argparse.Namespace) -> dict:
+{%- if cookiecutter.serving == 'rest+grpc' %}
+    if args.protocol == "grpc":
+        from .serving.grpc_server import serve
+    else:
+        from .serving.app import serve
+{%- elif cookiecutter.serving == 'grpc' %}
+    from .serving.grpc_server import serve
+{%- else %}
+    from .serving.app import serve
+{%- endif %}
+
+    serve(settings)
+    return {"stopped": True}
+{%- endif %}
+{%- if cookiecutter.experiment != 'none' %}
+
+
+def _experiment(settings, args: argparse.Namespace) -> dict:
+    from .pipelines.run import step_experiment
+
+    return step_experiment(settings)
+{%- endif %}
+
+
+def _demo(settings, args: argparse.Namespace) -> dict:
+    from .pipelines.run import run_all
+
+    return run_all(settings)
+
+
+def _bench(settings, args: argparse.Namespace) -> dict:
+    from .serving.bench import run
+
+    return run(settings)
+
+
+def _step(name: str) -> Callable:
+    def handler(settings, args: argparse.Namespace) -> dict:
+        from .pipelines.run import STEPS
+
+        return STEPS[name](settings)
+
+    return handler
+
+
+HANDLERS: dict[str, Callable] = {
+    "promote": _promote,
+    "rollback": _rollback,
+{%- if cookiecutter.serving != 'none' %}
+    "serve": _serve,
+{%- endif %}
+{%- if cookiecutter.experiment != 'none' %}
+    "experiment": _experiment,
+{%- endif %}
+    "demo": _demo,
+    "bench": _bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from .settings import load_settings
+
+        settings = load_settings(args.env)
+        handler = HANDLERS.get(args.verb) or _step(args.verb)
+        result = handler(settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        print(f"error: {args.verb} failed: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0

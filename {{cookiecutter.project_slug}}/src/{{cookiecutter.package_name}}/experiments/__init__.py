@@ -1,0 +1,1 @@
+"""Online experiments: sticky assignment and analysis."""

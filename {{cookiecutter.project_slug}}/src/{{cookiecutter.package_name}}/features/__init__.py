@@ -1,0 +1,1 @@
+"""Feature store: the one online/offline interface for training and serving."""

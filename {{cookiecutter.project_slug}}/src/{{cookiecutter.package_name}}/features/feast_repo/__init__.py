@@ -1,0 +1,1 @@
+"""Feast feature repository: entities and feature views over the offline Parquet tables."""

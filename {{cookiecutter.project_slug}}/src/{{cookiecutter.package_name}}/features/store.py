@@ -1,0 +1,269 @@
+"""Feature store: offline Parquet tables for training, an online store for serving.
+
+``materialize`` reads ``clean/{users,items}.parquet`` and writes ``features/{user,item}.parquet``
+(offline) and the online store (SQLite ``features/online.db``).
+{%- if cookiecutter.feature_store == 'feast' %}
+With ``feature_store=feast`` the same interface is backed by Feast (``feast_repo/``).
+{%- endif %}
+Training rows (``get_training_frame``) and serving rows (``get_online_features``) are both built
+by ``assemble`` from the schema, so the same entity and context give the same vector.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..settings import Settings
+
+TIMESTAMP = "event_timestamp"
+KEYS = {"user": schema.USER_KEY, "item": schema.ITEM_KEY}
+TABLES = {"user": "users", "item": "items"}
+
+
+class UnknownEntityError(KeyError):
+    """An entity id has no row in the online store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def assemble(
+    users: Mapping[str, np.ndarray],
+    items: Mapping[str, np.ndarray],
+    context: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """Return the (n, n_features) matrix in schema order from per-group columns."""
+    columns = [np.asarray(users[name], dtype=np.float64) for name in schema.feature_names("user")]
+    columns += [np.asarray(items[name], dtype=np.float64) for name in schema.feature_names("item")]
+    columns += [
+        np.asarray(context[name], dtype=np.float64) for name in schema.feature_names("context")
+    ]
+    matrix = np.column_stack(columns)
+    return np.hstack([matrix, schema.interaction_features(users, items)])
+
+
+def context_columns(context: Mapping[str, Sequence[float]] | None, n: int) -> dict[str, np.ndarray]:
+    """Return context columns, filling missing ones with the schema defaults."""
+    context = context or {}
+    return {
+        name: np.asarray(context.get(name, [default] * n), dtype=np.float64)
+        for name, default in schema.CONTEXT_DEFAULTS.items()
+    }
+
+
+class BuiltinStore:
+    """Offline Parquet plus an online SQLite table per entity, keyed by entity id."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.offline_dir = settings.directory("features")
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = None
+
+    def offline_path(self, group: str) -> Path:
+        return self.offline_dir / f"{group}.parquet"
+
+    def materialize(self) -> dict[str, int]:
+        """Write offline feature tables and load them into the online store."""
+        counts = {}
+        clean = self.settings.directory("clean")
+        for group, table in TABLES.items():
+            frame = pd.read_parquet(clean / f"{table}.parquet")
+            frame = frame[[KEYS[group], *schema.feature_names(group)]].copy()
+            frame[TIMESTAMP] = pd.Timestamp("2024-01-01", tz="UTC")
+            frame.to_parquet(self.offline_path(group), index=False)
+            self.write_online(group, frame)
+            counts[group] = len(frame)
+        return counts
+
+    def get_training_frame(self) -> pd.DataFrame:
+        """Return events joined with offline features: keys, time, label and features."""
+        import duckdb
+
+        events = pd.read_parquet(self.settings.directory("clean") / "events.parquet")
+        users = pd.read_parquet(self.offline_path("user"))
+        items = pd.read_parquet(self.offline_path("item"))
+        with duckdb.connect() as con:
+            for name, frame in (("events", events), ("users", users), ("items", items)):
+                con.register(name, frame)
+            joined = con.sql(
+                f"SELECT e.*, {', '.join(f'u.{c}' for c in schema.feature_names('user'))}, "
+                f"{', '.join(f'i.{c}' for c in schema.feature_names('item'))} "
+                f"FROM events e JOIN users u USING ({schema.USER_KEY}) "
+                f"JOIN items i USING ({schema.ITEM_KEY}) "
+                f"ORDER BY e.{schema.EVENT_TIME}, e.{schema.EVENT_KEY}"
+            ).df()
+        matrix = assemble(joined, joined, joined)
+        keys = [
+            schema.EVENT_KEY,
+            schema.QUERY_KEY,
+            schema.USER_KEY,
+            schema.ITEM_KEY,
+            schema.EVENT_TIME,
+        ]
+        frame = joined[[*keys, schema.LABEL]].reset_index(drop=True)
+        return pd.concat([frame, pd.DataFrame(matrix, columns=schema.feature_names())], axis=1)
+
+    def online_vectors(
+        self,
+        user_ids: Sequence[int],
+        item_ids: Sequence[int],
+        context: Mapping[str, Sequence[float]] | None = None,
+    ) -> np.ndarray:
+        """Return feature vectors for (user, item, context) rows from the online store."""
+        users = self.lookup("user", user_ids)
+        items = self.lookup("item", item_ids)
+        return assemble(users, items, context_columns(context, len(user_ids)))
+
+    def get_online_features(
+        self,
+        user_ids: Sequence[int],
+        item_ids: Sequence[int],
+        context: Mapping[str, Sequence[float]] | None = None,
+    ) -> pd.DataFrame:
+        vectors = self.online_vectors(user_ids, item_ids, context)
+        return pd.DataFrame(vectors, columns=schema.feature_names())
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._con is None:
+            path = self.offline_dir / "online.db"
+            self._con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._con.execute("PRAGMA journal_mode=WAL")
+        return self._con
+
+    def write_online(self, group: str, frame: pd.DataFrame) -> None:
+        """Replace the online table of ``group`` with ``frame`` (key + feature columns)."""
+        names = [KEYS[group], *schema.feature_names(group)]
+        with self._lock:
+            con = self._connection()
+            con.execute("BEGIN")
+            con.execute(f"DROP TABLE IF EXISTS {group}_features")
+            columns = ", ".join(f"{name} REAL" for name in names[1:])
+            con.execute(
+                f"CREATE TABLE {group}_features ({names[0]} INTEGER PRIMARY KEY, {columns})"
+            )
+            con.executemany(
+                f"INSERT INTO {group}_features VALUES ({', '.join('?' * len(names))})",
+                frame[names].itertuples(index=False, name=None),
+            )
+            con.execute("COMMIT")
+
+    def update_online(self, group: str, rows: pd.DataFrame) -> None:
+        """Overwrite some feature columns of existing entities (fresh values from a stream)."""
+        names = [name for name in rows.columns if name != KEYS[group]]
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        values = rows[[*names, KEYS[group]]].itertuples(index=False, name=None)
+        with self._lock:
+            con = self._connection()
+            con.executemany(
+                f"UPDATE {group}_features SET {assignments} WHERE {KEYS[group]} = ?", values
+            )
+
+    def lookup(self, group: str, ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """Return feature columns for ``ids`` in order; UnknownEntityError if one is missing."""
+        names = schema.feature_names(group)
+        wanted = [int(i) for i in ids]
+        unique = sorted(set(wanted))
+        marks = ", ".join("?" * len(unique))
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {KEYS[group]}, {', '.join(names)} FROM {group}_features "
+                    f"WHERE {KEYS[group]} IN ({marks})",
+                    unique,
+                )
+                .fetchall()
+            )
+        found = {row[0]: row[1:] for row in rows}
+        missing = [i for i in unique if i not in found]
+        if missing:
+            raise UnknownEntityError(f"unknown {KEYS[group]} {missing[0]}")
+        values = np.array([found[i] for i in wanted], dtype=np.float64).reshape(
+            len(wanted), len(names)
+        )
+        return {name: values[:, k] for k, name in enumerate(names)}
+{%- if cookiecutter.feature_store == 'feast' %}
+
+
+class FeastStore(BuiltinStore):
+    """The same interface backed by Feast (definitions in ``features/feast_repo``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._feast = None
+
+    def feast(self):
+        """Return the Feast FeatureStore, configured under ``var_dir/feast``."""
+        if self._feast is None:
+            from feast import FeatureStore, RepoConfig
+
+            from .feast_repo import definitions
+
+            folder = self.settings.directory("feast")
+            online = {"type": "sqlite", "path": str(folder / "online.db")}
+            if self.settings.online_store == "redis":
+                address = self.settings.redis_url.removeprefix("redis://").split("/")[0]
+                online = {"type": "redis", "connection_string": address}
+            config = RepoConfig(
+                project="{{ cookiecutter.package_name }}",
+                provider="local",
+                registry=str(folder / "registry.db"),
+                online_store=online,
+                offline_store={"type": "file"},
+                entity_key_serialization_version=3,
+            )
+            self._feast = FeatureStore(
+                repo_path=str(Path(definitions.__file__).parent), config=config
+            )
+            self._feast.apply(definitions.build(self.offline_dir))
+        return self._feast
+
+    def write_online(self, group: str, frame: pd.DataFrame) -> None:
+        self.feast().write_to_online_store(f"{group}_features", frame)
+
+    def update_online(self, group: str, rows: pd.DataFrame) -> None:
+        """Overwrite some feature columns of the entities that exist (unknown ones are skipped)."""
+        current = pd.DataFrame(self._fetch(group, rows[KEYS[group]].tolist()))
+        known = current[schema.feature_names(group)[0]].notna().to_numpy()
+        frame = current[known].copy()
+        for name in rows.columns:
+            frame[name] = rows[name].to_numpy()[known]
+        frame[TIMESTAMP] = pd.Timestamp.now(tz="UTC")
+        if len(frame):
+            self.write_online(group, frame)
+
+    def _fetch(self, group: str, ids: Sequence[int]) -> dict[str, list]:
+        return (
+            self.feast()
+            .get_online_features(
+                features=[f"{group}_features:{name}" for name in schema.feature_names(group)],
+                entity_rows=[{KEYS[group]: int(i)} for i in ids],
+            )
+            .to_dict()
+        )
+
+    def lookup(self, group: str, ids: Sequence[int]) -> dict[str, np.ndarray]:
+        names = schema.feature_names(group)
+        response = self._fetch(group, ids)
+        for i, value in zip(ids, response[names[0]], strict=True):
+            if value is None:
+                raise UnknownEntityError(f"unknown {KEYS[group]} {i}")
+        return {name: np.asarray(response[name], dtype=np.float64) for name in names}
+{%- endif %}
+
+
+def open_store(settings: Settings) -> BuiltinStore:
+    """Return the configured feature store backend."""
+{%- if cookiecutter.feature_store == 'feast' %}
+    if settings.feature_store == "feast":
+        return FeastStore(settings)
+{%- endif %}
+    return BuiltinStore(settings)

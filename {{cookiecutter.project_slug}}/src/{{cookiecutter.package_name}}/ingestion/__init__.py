@@ -1,0 +1,1 @@
+"""Ingestion: validate raw records, keep the good ones, dead-letter the rest."""

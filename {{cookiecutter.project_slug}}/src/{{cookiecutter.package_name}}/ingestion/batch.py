@@ -1,0 +1,114 @@
+"""Batch ingestion: validate raw tables against the schema, upsert good rows by key.
+
+Reads ``raw/{users,items,events}.parquet``; writes ``clean/<table>.parquet`` and rejected rows
+to the dead-letter store with their reason. The checks are SQL run by the configured engine
+(DuckDB, or Spark when ``batch_engine=spark``). Re-running a batch adds no duplicates.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .. import schema
+from ..settings import Settings
+from . import dead_letter
+
+TABLES = {"users": schema.USER_KEY, "items": schema.ITEM_KEY, "events": schema.EVENT_KEY}
+
+
+def rules(table: str) -> list[tuple[str, str]]:
+    """Return ``(reason, SQL condition that marks a bad row)`` for ``table``, first match wins."""
+    key = TABLES[table]
+    checks = [(f"missing {key}", f"{key} IS NULL")]
+    if table == "events":
+        for entity, ref in ((schema.USER_KEY, "users"), (schema.ITEM_KEY, "items")):
+            known = f"{entity} IN (SELECT {entity} FROM {ref})"
+            checks.append((f"unknown {entity}", f"{entity} IS NULL OR NOT ({known})"))
+        checks.append(
+            (f"missing {schema.LABEL}", f"{schema.LABEL} IS NULL OR isnan({schema.LABEL})")
+        )
+        checks += [
+            (
+                f"{name} out of range {low}-{high}",
+                f"{name} IS NULL OR {name} NOT BETWEEN {low} AND {high}",
+            )
+            for name, (low, high) in schema.CONTEXT_RANGES.items()
+        ]
+    else:
+        checks.append((f"negative {key}", f"{key} < 0"))
+        group = "user" if table == "users" else "item"
+        checks += [
+            (f"missing {name}", f"{name} IS NULL OR isnan({name})")
+            for name in schema.feature_names(group)
+        ]
+    return checks
+
+
+def validation_sql(table: str) -> str:
+    cases = " ".join(f"WHEN {cond} THEN '{reason}'" for reason, cond in rules(table))
+    return f"SELECT *, CASE {cases} ELSE NULL END AS {dead_letter.REASON} FROM raw"
+
+
+def run_sql(settings: Settings, sql: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Run ``sql`` over named frames with the configured batch engine."""
+{%- if cookiecutter.batch_engine == 'spark' %}
+    if settings.batch_engine == "spark":
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.master(settings.spark_master).getOrCreate()
+        for name, frame in tables.items():
+            spark.createDataFrame(frame).createOrReplaceTempView(name)
+        return spark.sql(sql).toPandas()
+{%- endif %}
+    import duckdb
+
+    with duckdb.connect() as con:
+        for name, frame in tables.items():
+            con.register(name, frame)
+        return con.sql(sql).df()
+
+
+def clean_path(settings: Settings, table: str) -> Path:
+    return settings.directory("clean") / f"{table}.parquet"
+
+
+def upsert(path: Path, rows: pd.DataFrame, key: str) -> int:
+    """Merge ``rows`` into the table at ``path`` by ``key`` (last write wins); return its size."""
+    if path.exists():
+        rows = pd.concat([pd.read_parquet(path), rows], ignore_index=True)
+    rows = rows.drop_duplicates(subset=[key], keep="last").sort_values(key, ignore_index=True)
+    partial = path.with_suffix(".tmp")
+    rows.to_parquet(partial, index=False)
+    os.replace(partial, path)
+    return len(rows)
+
+
+def ingest_table(settings: Settings, table: str, raw: pd.DataFrame) -> dict[str, int]:
+    """Validate ``raw`` rows of ``table``; upsert the good ones and dead-letter the rest."""
+    known = {}
+    if table == "events":
+        known = {name: pd.read_parquet(clean_path(settings, name)) for name in ("users", "items")}
+    checked = run_sql(settings, validation_sql(table), {"raw": raw, **known})
+    bad = checked[dead_letter.REASON].notna()
+    good = checked.loc[~bad].drop(columns=dead_letter.REASON)
+    if table == "events":
+        good = good.astype({schema.USER_KEY: "int64", schema.ITEM_KEY: "int64"})
+        good = good.astype({name: "int64" for name in schema.CONTEXT_RANGES})
+        if schema.TASK != "regression":
+            good = good.astype({schema.LABEL: "int64"})
+    rows = upsert(clean_path(settings, table), good.reset_index(drop=True), TABLES[table])
+    if bad.any():
+        dead_letter.write(settings, table, checked.loc[bad])
+    return {"accepted": int((~bad).sum()), "rejected": int(bad.sum()), "rows": rows}
+
+
+def ingest(settings: Settings) -> dict[str, dict[str, int]]:
+    """Ingest every raw table (entities first, so events can check their references)."""
+    raw_dir = settings.directory("raw")
+    return {
+        table: ingest_table(settings, table, pd.read_parquet(raw_dir / f"{table}.parquet"))
+        for table in TABLES
+    }

@@ -1,0 +1,1 @@
+"""Monitoring: service metrics, prediction log and drift reports."""

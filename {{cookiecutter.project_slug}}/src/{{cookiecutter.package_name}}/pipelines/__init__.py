@@ -1,0 +1,1 @@
+"""Pipelines: the whole loop in process, and its orchestrator definitions."""

@@ -1,0 +1,1 @@
+"""Model registry: versions, champion/challenger aliases, promote and rollback."""

@@ -1,0 +1,97 @@
+"""The feature schema: entities, label, task and every feature, defined once.
+
+Training (``features.store.get_training_frame``), the online store and serving all read the
+feature list and the interaction transform from here, so offline and online vectors match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+TASK = "{{ cookiecutter.ml_task }}"
+USER_ENTITY = "{{ cookiecutter.user_entity }}"
+ITEM_ENTITY = "{{ cookiecutter.item_entity }}"
+USER_KEY = f"{USER_ENTITY}_id"
+ITEM_KEY = f"{ITEM_ENTITY}_id"
+LABEL = "{{ cookiecutter.label }}"
+EVENT_KEY = "event_id"
+QUERY_KEY = "query_id"
+EVENT_TIME = "event_time"
+N_CLASSES = 3
+"""Classes (multiclass) or labels (multilabel, stored as a bit mask in the label column)."""
+CONTAINS_PII = {{ 'True' if cookiecutter.contains_pii else 'False' }}
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    group: str
+    dtype: str
+    pii: bool = False
+    description: str = ""
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(f"{USER_ENTITY}_age", "user", "float64", CONTAINS_PII, "age in years"),
+    Feature(f"{USER_ENTITY}_tenure_days", "user", "float64", CONTAINS_PII, "days since signup"),
+    Feature(f"{USER_ENTITY}_activity_7d", "user", "float64", CONTAINS_PII, "events in 7 days"),
+    Feature(
+        f"{USER_ENTITY}_price_affinity", "user", "float64", CONTAINS_PII, "preferred price, 0-1"
+    ),
+    Feature(f"{ITEM_ENTITY}_price", "item", "float64", False, "price, 1-100"),
+    Feature(f"{ITEM_ENTITY}_popularity", "item", "float64", False, "share of recent traffic, 0-1"),
+    Feature(f"{ITEM_ENTITY}_quality", "item", "float64", False, "quality score, 0-1"),
+    Feature("hour_of_day", "context", "int64", False, "request hour, 0-23"),
+    Feature("is_weekend", "context", "int64", False, "1 on Saturday and Sunday"),
+    Feature(
+        f"{USER_ENTITY}_{ITEM_ENTITY}_price_gap",
+        "interaction",
+        "float64",
+        False,
+        "|affinity - price|",
+    ),
+)
+GROUPS = ("user", "item", "context", "interaction")
+CONTEXT_DEFAULTS = {"hour_of_day": 12, "is_weekend": 0}
+CONTEXT_RANGES = {"hour_of_day": (0, 23), "is_weekend": (0, 1)}
+
+
+def feature_names(group: str | None = None) -> list[str]:
+    """Return feature names in model order, optionally of one group."""
+    return [f.name for f in FEATURES if group is None or f.group == group]
+
+
+def pii_features() -> list[str]:
+    return [f.name for f in FEATURES if f.pii]
+
+
+def interaction_features(users: dict[str, np.ndarray], items: dict[str, np.ndarray]) -> np.ndarray:
+    """Return the interaction columns from user and item columns (one transform, both paths)."""
+    affinity = np.asarray(users[f"{USER_ENTITY}_price_affinity"], dtype=np.float64)
+    price = np.asarray(items[f"{ITEM_ENTITY}_price"], dtype=np.float64)
+    return np.abs(affinity - price / 100.0).reshape(-1, 1)
+
+
+def label_matrix(labels: np.ndarray) -> np.ndarray:
+    """Return the (n, N_CLASSES) 0/1 matrix of multilabel bit-mask labels."""
+    return (np.asarray(labels, dtype=np.int64)[:, None] >> np.arange(N_CLASSES)) & 1
+
+
+def as_dict() -> dict:
+    return {
+        "task": TASK,
+        "entities": {"user": USER_KEY, "item": ITEM_KEY},
+        "label": LABEL,
+        "n_classes": N_CLASSES,
+        "features": [asdict(f) for f in FEATURES],
+    }
+
+
+def schema_hash() -> str:
+    """Return the sha256 of the canonical JSON schema; models record it, serving checks it."""
+    canonical = json.dumps(as_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Serving: the prediction core and its REST, gRPC and batch front ends."""

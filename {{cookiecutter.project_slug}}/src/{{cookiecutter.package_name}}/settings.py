@@ -1,0 +1,109 @@
+"""One typed settings object: defaults < configs/<env>.yaml < environment < arguments.
+
+Reads ``configs/<env>.yaml`` and environment variables named ``ENV_PREFIX`` + the setting in
+upper case (``<ENV_PREFIX>ENV`` picks the config, default ``local``). Every path the project
+writes (data, features, registry, logs) lives under ``var_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+
+
+def project_root() -> Path:
+    """Return the project folder: ``$PREFIX_ROOT``, the source checkout, or the cwd."""
+    configured = os.environ.get(f"{ENV_PREFIX}ROOT")
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "configs").is_dir() else Path.cwd()
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop and production; code paths do not."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: str = "local"
+    root: Path = Field(default_factory=project_root)
+    var_dir: Path = Path("var")
+    seed: int = 7
+    n_users: int = Field(2000, ge=10)
+    n_items: int = Field(300, ge=10)
+    n_events: int = Field(20000, ge=100)
+    bad_record_rate: float = Field(0.01, ge=0.0, le=0.5)
+
+    batch_engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[*]"
+    stream_engine: Literal["none", "embedded", "kafka", "flink"] = "{{ 'none' if cookiecutter.stream_engine == 'none' else 'embedded' }}"
+    kafka_bootstrap: str = "localhost:9092"
+    kafka_topic: str = "{{ cookiecutter.project_slug }}-events"
+    kafka_group: str = "{{ cookiecutter.project_slug }}"
+    feature_store: Literal["builtin", "feast"] = "{{ 'feast' if cookiecutter.feature_store == 'feast' else 'builtin' }}"
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: str = "redis://localhost:6379/0"
+
+    trainer: Literal["sklearn", "{{ cookiecutter.trainer }}"] = "{{ cookiecutter.trainer }}"
+    registry: Literal["local", "mlflow"] = "{{ cookiecutter.registry }}"
+    mlflow_tracking_uri: str = ""
+    model_name: str = "{{ cookiecutter.package_name }}"
+
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8000
+    grpc_port: int = 50051
+    max_body_bytes: int = 1_048_576
+    max_batch_size: int = 1000
+    top_k: int = 10
+
+    experiment: Literal["none", "ab", "shadow"] = "{{ cookiecutter.experiment }}"
+    experiment_salt: str = "{{ cookiecutter.package_name }}-exp-1"
+    treatment_share: float = Field(0.5, gt=0.0, lt=1.0)
+    psi_warn: float = 0.1
+    psi_alert: float = 0.25
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        explicit = getattr(init_settings, "init_kwargs", {})
+        env = explicit.get("env") or os.environ.get(f"{ENV_PREFIX}ENV", "local")
+        root = Path(explicit.get("root") or os.environ.get(f"{ENV_PREFIX}ROOT") or project_root())
+        config = YamlConfigSettingsSource(settings_cls, yaml_file=root / "configs" / f"{env}.yaml")
+        return init_settings, env_settings, dotenv_settings, config
+
+    @property
+    def var(self) -> Path:
+        """Return the folder that holds everything the project writes."""
+        return self.var_dir if self.var_dir.is_absolute() else self.root / self.var_dir
+
+    def directory(self, *parts: str) -> Path:
+        """Return a folder under ``var_dir``, created when missing."""
+        target = self.var.joinpath(*parts)
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+
+
+def load_settings(env: str | None = None, **overrides: object) -> Settings:
+    """Return the settings for ``env`` (default: ``$PREFIX_ENV`` or local) with overrides."""
+    if env is not None:
+        overrides["env"] = env
+    return Settings(**overrides)

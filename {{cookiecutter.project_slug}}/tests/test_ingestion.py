@@ -1,0 +1,62 @@
+from __future__ import annotations
+{%- if cookiecutter.batch_engine == 'spark' %}
+
+import shutil
+
+import pandas as pd
+import pytest
+{%- else %}
+
+import pandas as pd
+{%- endif %}
+
+from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }}.data.synthetic import generate
+from {{ cookiecutter.package_name }}.ingestion import dead_letter
+from {{ cookiecutter.package_name }}.ingestion.batch import (
+    clean_path,
+    ingest,
+)
+
+
+def test_bad_records_go_to_the_dead_letter_store_with_a_reason(settings):
+    generate(settings)
+    report = ingest(settings)
+    rejected = dead_letter.read(settings, "events")
+    assert report["events"]["rejected"] == len(rejected) > 0
+    reasons = set(rejected[dead_letter.REASON])
+    assert any(reason.startswith(f"unknown {schema.USER_KEY}") for reason in reasons)
+    assert any(reason.startswith("hour_of_day out of range") for reason in reasons)
+    assert any(reason.startswith(f"missing {schema.LABEL}") for reason in reasons)
+    clean = pd.read_parquet(clean_path(settings, "events"))
+    assert clean[schema.USER_KEY].min() >= 0
+    assert clean["hour_of_day"].between(0, 23).all()
+    assert clean[schema.LABEL].notna().all()
+
+
+def test_rerunning_a_batch_adds_no_duplicates(settings):
+    generate(settings)
+    first = ingest(settings)
+    second = ingest(settings)
+    assert second["events"]["rows"] == first["events"]["rows"]
+    assert second["users"]["rows"] == first["users"]["rows"] == settings.n_users
+    clean = pd.read_parquet(clean_path(settings, "events"))
+    assert clean[schema.EVENT_KEY].is_unique
+    assert len(dead_letter.read(settings, "events")) == first["events"]["rejected"]
+{%- if cookiecutter.batch_engine == 'spark' %}
+
+
+@pytest.mark.slow
+def test_spark_engine_gives_the_same_result_as_duckdb(tmp_path):
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs a Java runtime")
+    from conftest import small_settings
+
+    reports = {}
+    for engine in ("duckdb", "spark"):
+        settings = small_settings(tmp_path / engine, batch_engine=engine, spark_master="local[1]")
+        generate(settings)
+        reports[engine] = ingest(settings)
+    assert reports["spark"] == reports["duckdb"]
+{%- endif %}
