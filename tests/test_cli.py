@@ -258,20 +258,24 @@ def test_template_is_found_in_the_source_checkout():
     assert render.template_root() == ROOT
 
 
-def test_cli_generation_is_byte_identical_to_plain_cookiecutter(tmp_path, spec):
+@pytest.mark.parametrize(
+    "explicit",
+    [
+        {"serving": "rest+grpc", "monitoring": "false", "ci": "gitlab"},
+        {"use_case": "fraud-detection", "description": "Quotes \" and ' and <b>"},
+        {"prediction_mode": "batch", "ml_task": "regression", "license": "proprietary", "orchestrator": "airflow"},
+        {"ml_task": "retrieval", "vector_index": "hnswlib", "feature_freshness": "seconds", "stream_engine": "kafka"},
+    ],
+    ids=["rest-grpc", "fraud-preset", "batch-airflow", "retrieval-kafka"],
+)
+def test_cli_generation_is_byte_identical_to_plain_cookiecutter(tmp_path, spec, explicit):
     from cookiecutter.main import cookiecutter
 
-    answers = templategen.default_answers(spec) | {
-        "project_name": "Same Bytes",
-        "project_slug": "same-bytes",
-        "package_name": "same_bytes",
-        "serving": "rest+grpc",
-        "monitoring": False,
-        "ci": "gitlab",
-    }
+    from mlsd import engine
+
+    answers, _ = engine.resolve({"project_name": "Same Bytes", **explicit}, spec)
     extra = {k: (json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in answers.items()}
     mine = render.generate(answers, spec, tmp_path / "mine")
-    os.environ.setdefault("COOKIECUTTER_CONFIG", "")
     config = tmp_path / "cc.yaml"
     config.write_text(f"cookiecutters_dir: {tmp_path / 'cc'}\nreplay_dir: {tmp_path / 'replay'}\n")
     theirs = cookiecutter(

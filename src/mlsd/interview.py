@@ -31,9 +31,14 @@ class Interview:
         remaining = [
             item
             for item in later
-            if item["key"] not in self.explicit and ("na" not in item or engine.applies(item, answers))
+            if item["key"] not in self.explicit
+            and (
+                "na" not in item
+                or not engine._condition_keys(item["when"]) <= answers.keys()
+                or engine.applies(item, answers)
+            )
         ]
-        return self.asked + 1 + len(remaining)
+        return self.asked + len(remaining)
 
     def ask(self, q: dict, default, reason: str | None, error: str | None, answers: dict | None = None):
         try:
@@ -56,14 +61,16 @@ class Interview:
         counter = click.style(f"[{self.asked}/{self._total(q, answers)}]", dim=True)
         click.echo(f"  {counter} {q['prompt']}")
         click.secho(f"        {q['help']}", dim=True)
-        if reason:
+        if reason == "from the preset":
+            click.secho("        (default from the preset)", dim=True)
+        elif reason:
             click.secho(f"        suggested {_shown(default)}: {reason}", fg="cyan")
         if q["type"] == "choice":
             return self._choose(q, default)
         if q["type"] == "bool":
-            return click.confirm("        ", default=bool(default), prompt_suffix="", err=False)
+            return click.confirm("        yes or no", default=bool(default))
         shown_default = _shown(default) or None
-        return click.prompt("        ", default=shown_default, prompt_suffix="", show_default=True)
+        return click.prompt("        value", default=shown_default, show_default=True)
 
     def _choose(self, q: dict, default) -> str:
         options = list(engine.choices(q, self.spec).items())
