@@ -47,6 +47,8 @@ CASES = [
     ("package-dependency", ("new", "--no-input", *NAME, "--set", "package_name=pandas"), None, "shadows a module", 2),
     ("package-dash", ("new", "--no-input", *NAME, "--set", "package_name=my-pkg"), None, "package_name", 2),
     ("label-keyword", ("new", "--no-input", *NAME, "--set", "label=lambda"), None, "is a Python keyword", 2),
+    ("entity-clash", ("new", "--no-input", *NAME, "--set", "user_entity=item"), None, "must differ", 2),
+    ("label-is-an-id", ("new", "--no-input", *NAME, "--set", "label=user_id"), None, "not an id", 2),
     ("email", ("new", "--no-input", *NAME, "--set", "author_email=nobody"), None, "name@example.com", 2),
     ("too-long", ("new", "--no-input", *NAME, "--set", "description=" + "x" * 301), None, "at most 300", 2),
     (

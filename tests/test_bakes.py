@@ -193,9 +193,9 @@ def test_bakes_pass_ruff(baked):
         ({"serving": "grpc"}, ["proto/predict.proto", "src/{p}/serving/grpc_server.py"], ["src/{p}/serving/app.py"]),
         ({"serving": "rest"}, ["src/{p}/serving/app.py"], ["proto", "src/{p}/serving/grpc_server.py"]),
         (
-            {"prediction_mode": "batch"},
-            ["src/{p}/serving/batch.py"],
-            ["src/{p}/serving/app.py", "src/{p}/experiments", "deploy/Dockerfile"],
+            {"prediction_mode": "batch", "deploy": "kubernetes"},
+            ["src/{p}/serving/batch.py", "deploy/Dockerfile", "deploy/k8s/deployment.yaml"],
+            ["src/{p}/serving/app.py", "src/{p}/experiments", "deploy/k8s/service.yaml", "deploy/k8s/hpa.yaml"],
         ),
         ({"feature_store": "feast"}, ["src/{p}/features/feast_repo/feature_store.yaml"], []),
         ({"monitoring": False}, [], ["src/{p}/monitoring", "deploy/prometheus", "tests/test_monitoring.py"]),

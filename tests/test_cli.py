@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import ROOT, run_mlsd, tree
 
-from mlsd import __version__, render, templategen
+from mlsd import __version__, render
 
 NEW = ("new", "--no-input", "-q")
 

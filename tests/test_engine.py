@@ -162,3 +162,18 @@ def test_dependencies_follow_the_answers(spec):
     assert groups["spark"] == ["pyspark==4.3.0"]
     assert not any(p.startswith("fastapi") for p in groups[""])
     assert any(p.startswith("grpcio==") for p in groups[""])
+
+
+@pytest.mark.parametrize(
+    "orchestrator,fastapi",
+    [("none", "fastapi==0.165.0"), ("airflow", "fastapi==0.136.3"), ("prefect", "fastapi==0.154.0")],
+)
+def test_fastapi_pin_follows_the_orchestrator_sharing_the_environment(spec, orchestrator, fastapi):
+    assert fastapi in engine.dependencies(resolve(spec, orchestrator=orchestrator), spec)[""]
+
+
+def test_grpc_with_kubeflow_pins_protobuf_six(spec):
+    runtime = engine.dependencies(resolve(spec, serving="grpc", orchestrator="kubeflow"), spec)[""]
+    assert "protobuf==6.33.6" in runtime and "grpcio-tools==1.81.1" in runtime
+    runtime = engine.dependencies(resolve(spec, serving="grpc"), spec)[""]
+    assert "protobuf==7.36.2" in runtime

@@ -56,7 +56,7 @@ QUESTIONS: list[dict] = [
         "help": "Folder and distribution name: lowercase letters, digits and dashes.",
         "pattern": "^[a-z][a-z0-9-]*$",
         "pattern_help": "start with a letter and use only a-z, 0-9 and '-'",
-        "max_length": 64,
+        "max_length": 40,
     },
     {
         "key": "package_name",
@@ -67,7 +67,7 @@ QUESTIONS: list[dict] = [
         "help": "Import name of the generated package (a Python identifier).",
         "pattern": "^[a-z_][a-z0-9_]*$",
         "pattern_help": "use only a-z, 0-9 and '_' and do not start with a digit",
-        "max_length": 64,
+        "max_length": 40,
     },
     {
         "key": "description",
@@ -258,8 +258,8 @@ QUESTIONS: list[dict] = [
         "default": "label",
         "prompt": "Label column",
         "help": "Name of the target column, e.g. clicked, is_fraud, eta_seconds.",
-        "pattern": "^[a-z][a-z0-9_]*$",
-        "pattern_help": "use a lowercase identifier such as clicked",
+        "pattern": "^(?!.*_id$)(?!(event_time|hour_of_day|is_weekend)$)[a-z][a-z0-9_]*$",
+        "pattern_help": "use a lowercase identifier that is not an id or a generated column, such as clicked",
         "max_length": 40,
         "identifier": True,
     },
@@ -531,6 +531,14 @@ RULES: list[dict] = [
         "when": {"orchestrator": "kubeflow"},
         "require": {"deploy": "kubernetes"},
         "message": "orchestrator=kubeflow runs on Kubernetes: set deploy=kubernetes or another orchestrator",
+    },
+]
+
+# Values of these keys must differ from each other (they become column names).
+DISTINCT: list[dict] = [
+    {
+        "keys": ["user_entity", "item_entity", "label"],
+        "message": "user_entity, item_entity and label must differ: they name different columns",
     },
 ]
 

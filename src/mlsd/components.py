@@ -59,7 +59,7 @@ COMPONENTS: list[dict] = [
         "id": "online_serving",
         "title": "Prediction core and container",
         "when": {"serving": {"not": "none"}},
-        "paths": ["deploy/Dockerfile"],
+        "paths": ["deploy/k8s/service.yaml", "deploy/k8s/hpa.yaml"],
     },
     {
         "id": "batch_scoring",

@@ -265,6 +265,11 @@ def _check_partial_rules(answers: dict, spec: dict) -> None:
         if needed <= answers.keys() and holds(rule["when"], answers):
             if not holds(rule["require"], answers):
                 raise AnswerError(rule["message"])
+    for rule in spec["distinct"]:
+        if set(rule["keys"]) <= answers.keys():
+            values = [answers[key] for key in rule["keys"]]
+            if len(set(values)) < len(values):
+                raise AnswerError(rule["message"])
 
 
 def _when_keys(q: dict) -> str:
@@ -274,6 +279,10 @@ def _when_keys(q: dict) -> str:
 def first_rule_violation(answers: dict, spec: dict) -> str | None:
     for rule in spec["rules"]:
         if holds(rule["when"], answers) and not holds(rule["require"], answers):
+            return rule["message"]
+    for rule in spec["distinct"]:
+        values = [answers[key] for key in rule["keys"]]
+        if len(set(values)) < len(values):
             return rule["message"]
     return None
 

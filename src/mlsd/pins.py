@@ -3,7 +3,9 @@
 Plain data, the only place a generated project's versions are written. Each entry adds
 ``packages`` to ``group`` ('' = runtime dependencies, otherwise an optional extra) when
 ``when`` holds. Versions resolve together (one environment) on the package index that CI
-reaches; heavy or conflicting stacks (Spark, Flink, orchestrators) are extras.
+reaches; heavy stacks (Spark, orchestrators) are extras. PyFlink is not listed: apache-flink 2.3
+pins numpy 2.1, pandas < 2.3 and pyarrow < 21, which no other pin here allows, so a Flink job
+runs from its own image while the project consumes the same topic with confluent-kafka.
 """
 
 from __future__ import annotations
@@ -25,22 +27,31 @@ PINS: list[dict] = [
     {"when": {"trainer": "lightgbm"}, "packages": ["lightgbm==4.7.0"]},
     {"when": {"trainer": "xgboost"}, "packages": ["xgboost-cpu==3.2.0"]},
     {"when": {"trainer": "pytorch"}, "packages": ["torch==2.13.0"]},
-    {"when": {"feature_store": "feast"}, "packages": ["feast==0.67.0"]},
+    {"when": {"feature_store": "feast"}, "packages": ["feast==0.67.0", "redis==7.0.1"]},
     {"when": {"registry": "mlflow"}, "packages": ["mlflow==3.17.2"]},
+    # FastAPI follows the orchestrator that shares the environment: Airflow 3.3 caps it below
+    # 0.137 and Prefect 3.8 breaks at run time from 0.155.
+    {"when": {"serving": ["rest", "rest+grpc"]}, "packages": ["uvicorn[standard]==0.54.0"]},
     {
-        "when": {"serving": ["rest", "rest+grpc"]},
-        "packages": ["fastapi==0.165.0", "uvicorn[standard]==0.54.0"],
+        "when": {"serving": ["rest", "rest+grpc"], "orchestrator": ["none", "kubeflow"]},
+        "packages": ["fastapi==0.165.0"],
+    },
+    {"when": {"serving": ["rest", "rest+grpc"], "orchestrator": "airflow"}, "packages": ["fastapi==0.136.3"]},
+    {"when": {"serving": ["rest", "rest+grpc"], "orchestrator": "prefect"}, "packages": ["fastapi==0.154.0"]},
+    # kfp 2.17 needs protobuf 6, which grpcio-tools supports up to 1.81.
+    {
+        "when": {"serving": ["grpc", "rest+grpc"], "orchestrator": {"not": "kubeflow"}},
+        "packages": ["grpcio==1.85.1", "grpcio-tools==1.85.1", "protobuf==7.36.2"],
     },
     {
-        "when": {"serving": ["grpc", "rest+grpc"]},
-        "packages": ["grpcio==1.85.1", "grpcio-tools==1.85.1", "protobuf==7.36.2"],
+        "when": {"serving": ["grpc", "rest+grpc"], "orchestrator": "kubeflow"},
+        "packages": ["grpcio==1.85.1", "grpcio-tools==1.81.1", "protobuf==6.33.6"],
     },
     {"when": {"vector_index": "faiss"}, "packages": ["faiss-cpu==1.15.1"]},
     {"when": {"vector_index": "hnswlib"}, "packages": ["hnswlib==0.8.0"]},
     {"when": {"monitoring": True}, "packages": ["prometheus-client==0.24.1"]},
-    {"when": {"stream_engine": "kafka"}, "packages": ["confluent-kafka==2.16.1"]},
+    {"when": {"stream_engine": ["kafka", "flink"]}, "packages": ["confluent-kafka==2.16.1"]},
     {"when": {"batch_engine": "spark"}, "group": "spark", "packages": ["pyspark==4.3.0"]},
-    {"when": {"stream_engine": "flink"}, "group": "flink", "packages": ["apache-flink==2.3.0"]},
     {"when": {"orchestrator": "airflow"}, "group": "airflow", "packages": ["apache-airflow==3.3.2"]},
     {"when": {"orchestrator": "kubeflow"}, "group": "kubeflow", "packages": ["kfp==2.17.0"]},
     {"when": {"orchestrator": "prefect"}, "group": "prefect", "packages": ["prefect==3.8.8"]},

@@ -30,6 +30,7 @@ def spec() -> dict:
         "questions": bank.QUESTIONS,
         "derivations": bank.DERIVATIONS,
         "rules": bank.RULES,
+        "distinct": bank.DISTINCT,
         "reserved_packages": bank.RESERVED_PACKAGES,
         "peak_factor": bank.PEAK_FACTOR,
         "seconds_per_day": bank.SECONDS_PER_DAY,

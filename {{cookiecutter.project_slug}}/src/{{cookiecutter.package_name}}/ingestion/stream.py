@@ -150,7 +150,8 @@ def _apply(
 
 
 def consume_kafka(
-    settings: Settings, store: BuiltinStore, batch_size: int, max_events: int | None) -> dict:
+    settings: Settings, store: BuiltinStore, batch_size: int, max_events: int | None
+) -> dict:
     """Consume the Kafka topic, committing offsets only after a batch is applied."""
     from confluent_kafka import Consumer
 
