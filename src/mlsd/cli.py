@@ -52,7 +52,8 @@ def new(
     target = Path(output_dir) / answers["project_slug"]
     try:
         render.check_target(Path(output_dir), answers["project_slug"], force)
-        planned = sorted({path for path, _ in render.planned_files(answers, spec)} | set(render.WRITTEN_FILES))
+        plan = render.planned_files(answers, spec)
+        planned = sorted({path for path, _ in plan} | set(render.WRITTEN_FILES))
     except render.GenerationError as error:
         raise UsageProblem(str(error)) from None
     if not quiet:
@@ -66,7 +67,7 @@ def new(
         click.echo(f"dry run: {len(planned)} files would be written to {target}")
         return
     try:
-        created = render.generate(answers, spec, Path(output_dir), force=force)
+        created = render.generate(answers, spec, Path(output_dir), force=force, planned=plan)
     except render.GenerationError as error:
         raise UsageProblem(str(error)) from None
     except OSError as error:

@@ -74,7 +74,7 @@ def planned_files(answers: dict, spec: dict, env=None) -> list[tuple[str, Path]]
         parts = []
         for segment in relative.split("/"):
             if segment not in rendered_names:
-                rendered_names[segment] = env.from_string(segment).render(cookiecutter=ctx)
+                rendered_names[segment] = _render_text(env, segment, ctx)
             parts.append(rendered_names[segment])
         if not parts[-1]:
             continue
@@ -86,17 +86,27 @@ def planned_files(answers: dict, spec: dict, env=None) -> list[tuple[str, Path]]
     return planned
 
 
-def render_tree(answers: dict, spec: dict, destination: Path) -> list[str]:
+def render_tree(answers: dict, spec: dict, destination: Path, planned: list | None = None) -> list[str]:
     """Render the project for ``answers`` into ``destination``; return written relative paths."""
     env = _environment()
     ctx = context(answers, spec)
-    planned = planned_files(answers, spec, env)
+    planned = planned if planned is not None else planned_files(answers, spec, env)
     for relative, source in planned:
         target = destination.joinpath(*relative.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         _render_file(env, source, target, ctx)
     engine.finish_project(str(destination), answers, spec, design.project_design)
     return sorted({relative for relative, _ in planned} | set(WRITTEN_FILES))
+
+
+JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+def _render_text(env, text: str, ctx: dict) -> str:
+    """Render ``text`` as a template; text without Jinja markers renders to itself, so skip it."""
+    if not any(marker in text for marker in JINJA_MARKERS):
+        return text
+    return env.from_string(text).render(cookiecutter=ctx)
 
 
 def _render_file(env, source: Path, target: Path, ctx: dict) -> None:
@@ -106,7 +116,7 @@ def _render_file(env, source: Path, target: Path, ctx: dict) -> None:
     else:
         text = data.decode("utf-8")
         newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
-        rendered = env.from_string(text.replace("\r\n", "\n")).render(cookiecutter=ctx)
+        rendered = _render_text(env, text.replace("\r\n", "\n"), ctx)
         with open(target, "w", encoding="utf-8", newline=newline) as handle:
             handle.write(rendered)
     mode = stat.S_IMODE(source.stat().st_mode)
@@ -149,8 +159,11 @@ def check_target(output_dir: Path, slug: str, force: bool) -> Path:
     return target
 
 
-def generate(answers: dict, spec: dict, output_dir: Path, force: bool = False) -> Path:
-    """Render the project into ``output_dir/<slug>``; nothing is left behind on failure."""
+def generate(answers: dict, spec: dict, output_dir: Path, force: bool = False, planned: list | None = None) -> Path:
+    """Render the project into ``output_dir/<slug>``; nothing is left behind on failure.
+
+    ``planned`` is the result of ``planned_files`` when the caller already computed it.
+    """
     output_dir = Path(os.path.abspath(output_dir))
     target = check_target(output_dir, answers["project_slug"], force)
     created = _missing_parents(output_dir)
@@ -162,7 +175,7 @@ def generate(answers: dict, spec: dict, output_dir: Path, force: bool = False) -
                 tempfile.mkdtemp(prefix=f".{answers['project_slug']}.", suffix=".mlsd-staging", dir=output_dir)
             )
             os.chmod(staging, 0o755)
-            render_tree(answers, spec, staging)
+            render_tree(answers, spec, staging, planned)
             if target.exists() and not _is_empty_dir(target):
                 _merge_into(staging, target)
             else:
