@@ -16,6 +16,21 @@ pytestmark = pytest.mark.slow
 
 CONFIGS = {
     "defaults": {},
+    "ad-click-lightgbm-feast-mlflow-rest": {
+        "use_case": "ad-click-prediction",
+        "trainer": "lightgbm",
+        "batch_engine": "duckdb",
+        "stream_engine": "embedded",
+        "feature_store": "feast",
+        "registry": "mlflow",
+        "serving": "rest",
+    },
+    "retrieval-faiss-grpc": {
+        "ml_task": "retrieval",
+        "vector_index": "faiss",
+        "serving": "grpc",
+        "feature_freshness": "seconds",
+    },
     "batch-regression-xgboost": {
         "prediction_mode": "batch",
         "ml_task": "regression",
