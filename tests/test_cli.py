@@ -295,6 +295,8 @@ def test_new_from_a_prompt_reports_each_inference_with_its_evidence(empty_dir):
     assert result.code == 0, result.err
     assert "Inferred from the prompt" in result.out
     assert '"300M DAU"' in result.out and '"50 ms"' in result.out
+    assumed = next(line for line in result.out.splitlines() if line.startswith("Assumed (not in the prompt):"))
+    assert "trainer=" in assumed and "daily_active_users" not in assumed and "batch_engine" not in assumed
     answers = yaml.safe_load(next(empty_dir.glob("*/.mlsd/answers.yml")).read_text(encoding="utf-8"))
     assert answers["use_case"] == "ad-click-prediction"
     assert answers["daily_active_users"] == 300_000_000

@@ -114,6 +114,11 @@ def _collect(prompt_text, preset, answers_file, settings, no_input, quiet):
         raise UsageProblem(str(error)) from None
     for key in inferred:
         reasons[key] = f'inferred from the prompt: "{inferred[key]}"'
+    if prompt_text is not None and no_input and not quiet:
+        from mlsd.report import print_assumptions
+
+        assumed = _assumed_keys(spec, answers_file, preset, settings, inferred)
+        print_assumptions([key for key in assumed if engine.applies(engine.question(spec, key), answers)], answers)
     return spec, answers, reasons, inferred
 
 

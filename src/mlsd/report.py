@@ -61,6 +61,13 @@ def print_inferences(kept: dict, evidence: dict) -> None:
     _console().print(table)
 
 
+def print_assumptions(keys: list[str], answers: dict) -> None:
+    """Print the answers the prompt did not give, which --no-input took from defaults."""
+    if keys:
+        shown = ", ".join(f"{key}={_shown(answers[key])}" for key in keys)
+        click.echo(f"Assumed (not in the prompt): {shown}")
+
+
 def print_tree(root: str, files: list[str]) -> None:
     """Print the files as an indented tree under ``root``."""
     click.echo(f"{root}/")
