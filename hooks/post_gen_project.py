@@ -264,16 +264,9 @@ def _condition_keys(condition: dict) -> set[str]:
 
 def _check_partial_rules(answers: dict, spec: dict) -> None:
     """Raise AnswerError for the first rule whose keys are all answered and that fails."""
-    for rule in spec["rules"]:
-        needed = _condition_keys(rule["when"]) | _condition_keys(rule["require"])
-        if needed <= answers.keys() and holds(rule["when"], answers):
-            if not holds(rule["require"], answers):
-                raise AnswerError(rule["message"])
-    for rule in spec["distinct"]:
-        if set(rule["keys"]) <= answers.keys():
-            values = [answers[key] for key in rule["keys"]]
-            if len(set(values)) < len(values):
-                raise AnswerError(rule["message"])
+    problem = next(_rule_problems(answers, spec, partial=True), None)
+    if problem:
+        raise AnswerError(problem)
 
 
 def _when_keys(q: dict) -> str:
@@ -281,14 +274,23 @@ def _when_keys(q: dict) -> str:
 
 
 def first_rule_violation(answers: dict, spec: dict) -> str | None:
+    return next(_rule_problems(answers, spec), None)
+
+
+def _rule_problems(answers: dict, spec: dict, partial: bool = False):
+    """Yield the message of each broken cross-field rule; ``partial`` skips rules not yet answerable."""
     for rule in spec["rules"]:
+        needed = _condition_keys(rule["when"]) | _condition_keys(rule["require"])
+        if partial and not needed <= answers.keys():
+            continue
         if holds(rule["when"], answers) and not holds(rule["require"], answers):
-            return rule["message"]
+            yield rule["message"]
     for rule in spec["distinct"]:
+        if partial and not set(rule["keys"]) <= answers.keys():
+            continue
         values = [answers[key] for key in rule["keys"]]
         if len(set(values)) < len(values):
-            return rule["message"]
-    return None
+            yield rule["message"]
 
 
 def validate(answers: dict, spec: dict) -> list[str]:
