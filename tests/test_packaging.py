@@ -43,6 +43,7 @@ def test_wheel_contains_the_template_and_no_bytecode(wheel):
     assert "mlsd/template/hooks/pre_gen_project.py" in names
     assert "mlsd/template/hooks/post_gen_project.py" in names
     assert "mlsd/presets.json" in names
+    assert "mlsd/template/compiled.json" in names
     template_files = [n for n in names if n.startswith("mlsd/template/{{cookiecutter.project_slug}}/")]
     assert len(template_files) >= 20
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

@@ -15,6 +15,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from mlsd import design, engine
@@ -30,6 +31,7 @@ class GenerationError(Exception):
     """Generation refused or failed; the message is one line."""
 
 
+@cache
 def template_root() -> Path:
     """Return the folder holding cookiecutter.json: inside the wheel, or the source checkout."""
     packaged = Path(__file__).resolve().parent / "template"
@@ -102,10 +104,28 @@ def render_tree(answers: dict, spec: dict, destination: Path, planned: list | No
 JINJA_MARKERS = ("{{", "{%", "{#")
 
 
-def _render_text(env, text: str, ctx: dict) -> str:
-    """Render ``text`` as a template; text without Jinja markers renders to itself, so skip it."""
+@cache
+def _precompiled() -> dict:
+    """Template code generated when the wheel was built (empty in a source checkout)."""
+    from mlsd import precompile
+
+    return precompile.load(template_root())
+
+
+def _render_text(env, text: str, ctx: dict, name: str | None = None) -> str:
+    """Render ``text`` as a template; text without Jinja markers renders to itself, so skip it.
+
+    ``name`` (the template-relative path) selects precompiled code when its hash matches ``text``.
+    """
     if not any(marker in text for marker in JINJA_MARKERS):
         return text
+    entry = _precompiled().get(name) if name else None
+    if entry is not None:
+        from mlsd.precompile import digest
+
+        if entry[0] == digest(text):
+            template = env.template_class.from_code(env, entry[1], env.make_globals(None))
+            return template.render(cookiecutter=ctx)
     return env.from_string(text).render(cookiecutter=ctx)
 
 
@@ -116,7 +136,8 @@ def _render_file(env, source: Path, target: Path, ctx: dict) -> None:
     else:
         text = data.decode("utf-8")
         newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
-        rendered = _render_text(env, text.replace("\r\n", "\n"), ctx)
+        name = source.relative_to(template_root() / TEMPLATE_FOLDER).as_posix()
+        rendered = _render_text(env, text.replace("\r\n", "\n"), ctx, name)
         with open(target, "w", encoding="utf-8", newline=newline) as handle:
             handle.write(rendered)
     mode = stat.S_IMODE(source.stat().st_mode)
