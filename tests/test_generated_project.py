@@ -31,6 +31,7 @@ CONFIGS = {
         "serving": "grpc",
         "feature_freshness": "seconds",
     },
+    "spark-batch-scoring": {"prediction_mode": "batch", "batch_engine": "spark", "ml_task": "regression"},
     "batch-regression-xgboost": {
         "prediction_mode": "batch",
         "ml_task": "regression",
@@ -52,12 +53,15 @@ def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     venv = project / ".venv"
     assert _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], project, env).returncode == 0
+    extras = "dev,spark" if answers["batch_engine"] == "spark" else "dev"
     install = _run(
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-e", ".[dev]"], project, env
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-e", f".[{extras}]"], project, env
     )
     assert install.returncode == 0, install.stderr[-2000:]
     tests = _run([str(venv / "bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert tests.returncode == 0, tests.stdout[-4000:]
     assert " passed" in tests.stdout
+    if answers["batch_engine"] == "spark":
+        assert "skipped" not in tests.stdout, "the Spark tests must run, not skip"
     lint = _run([str(venv / "bin/ruff"), "check", "--no-cache", "."], project, env)
     assert lint.returncode == 0, lint.stdout[-2000:]
