@@ -123,3 +123,27 @@ def test_pins_are_exact(spec):
     for entry in spec["pins"]:
         for requirement in entry["packages"]:
             assert re.fullmatch(r"[A-Za-z0-9_.-]+(\[[a-z,]+\])?==[0-9][0-9A-Za-z.+]*", requirement), requirement
+
+
+def test_modules_embedded_in_the_post_gen_hook_do_not_clash():
+    import ast
+
+    from mlsd import design, engine, prompt
+
+    def top_level(module) -> set[str]:
+        names = set()
+        for node in ast.parse(open(module.__file__, encoding="utf-8").read()).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+        return names
+
+    parts = [top_level(m) for m in (engine, design, prompt)]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    for module in (design, prompt):
+        source = open(module.__file__, encoding="utf-8").read()
+        assert not any(marker in source for marker in ("{%", "{{", "{#", "endraw"))
+        assert "\nfrom mlsd" not in source and "\nimport mlsd" not in source

@@ -265,8 +265,9 @@ def test_template_is_found_in_the_source_checkout():
         {"use_case": "fraud-detection", "description": "Quotes \" and ' and <b>"},
         {"prediction_mode": "batch", "ml_task": "regression", "license": "proprietary", "orchestrator": "airflow"},
         {"ml_task": "retrieval", "vector_index": "hnswlib", "feature_freshness": "seconds", "stream_engine": "kafka"},
+        {"use_case": "ad-click-prediction", "interview_prompt": "Ad click prediction, 300M DAU, 50 ms budget"},
     ],
-    ids=["rest-grpc", "fraud-preset", "batch-airflow", "retrieval-kafka"],
+    ids=["rest-grpc", "fraud-preset", "batch-airflow", "retrieval-kafka", "interview-prompt"],
 )
 def test_cli_generation_is_byte_identical_to_plain_cookiecutter(tmp_path, spec, explicit):
     from cookiecutter.main import cookiecutter
@@ -303,6 +304,10 @@ def test_new_from_a_prompt_reports_each_inference_with_its_evidence(empty_dir):
     assert answers["latency_budget_ms"] == 50
     assert answers["feature_freshness"] == "hourly"
     assert answers["batch_engine"] == "duckdb"
+    assert answers["interview_prompt"] == AD_PROMPT
+    design = next(empty_dir.glob("*/DESIGN.md")).read_text(encoding="utf-8")
+    assert f"> {AD_PROMPT}" in design
+    assert "inferred from: 300M DAU" in design and "inferred from: 50 ms" in design
 
 
 def test_design_prints_the_document_with_inferred_and_assumed_answers(tmp_path):

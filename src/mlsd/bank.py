@@ -123,6 +123,18 @@ QUESTIONS: list[dict] = [
     },
     # requirements
     {
+        "key": "interview_prompt",
+        "step": "requirements",
+        "type": "str",
+        "default": "",
+        "optional": True,
+        "ask": False,
+        "collapse_whitespace": True,
+        "prompt": "Interview prompt",
+        "help": "The prompt this design answers (set by --prompt); DESIGN.md quotes it and marks what it implied.",
+        "max_length": 2000,
+    },
+    {
         "key": "business_objective",
         "step": "requirements",
         "type": "str",

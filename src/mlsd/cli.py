@@ -98,7 +98,7 @@ def _collect(prompt_text, preset, answers_file, settings, no_input, quiet):
         inferred = {i.key: i.evidence for i in inferences if i.key in kept and kept[i.key] == i.value}
         given = explicit_answers(None, preset, settings, spec)
         file_answers = explicit_answers(answers_file, None, (), spec)
-        explicit = {**file_answers, **kept, **given}
+        explicit = {**file_answers, **kept, "interview_prompt": prompt_text, **given}
         if not quiet:
             from mlsd.report import print_inferences
 

@@ -1478,6 +1478,9 @@ def design_markdown(
         "operations, pitfalls and decisions.",
         "",
     ]
+    prompt = _text(answers.get("interview_prompt") or "")
+    if prompt:
+        lines += ["Interview prompt:", "", f"> {prompt}", ""]
     sections = [
         _section_requirements(answers, facts, assumptions or [], inferred, cap),
         _section_framing(answers, facts),
@@ -1497,7 +1500,20 @@ def design_markdown(
     return "\n".join(line.rstrip() for line in lines).rstrip("\n") + "\n"
 
 
-def project_design(answers: dict, spec: dict, holds) -> str:
-    """Return the DESIGN.md of a generated project: its answers plus its preset's facts."""
+def project_design(answers: dict, spec: dict, holds, infer=None) -> str:
+    """Return the DESIGN.md of a generated project: its answers plus its preset's facts.
+
+    With an interview prompt among the answers and ``infer`` (``mlsd.prompt.infer``), answers
+    that the prompt implies are marked with the words that imply them.
+    """
     facts = spec.get("preset_facts", {}).get(answers.get("use_case"))
-    return design_markdown(answers, facts, spec["components"], holds)
+    inferred = prompt_evidence(answers, infer)
+    return design_markdown(answers, facts, spec["components"], holds, inferred=inferred)
+
+
+def prompt_evidence(answers: dict, infer) -> dict:
+    """Return key -> the prompt's words, for each answer equal to what the prompt implies."""
+    text = str(answers.get("interview_prompt") or "")
+    if not text or infer is None:
+        return {}
+    return {found.key: found.evidence for found in infer(text) if answers.get(found.key) == found.value}

@@ -149,12 +149,15 @@ def coerce(q: dict, raw, spec: dict):
             shown = ", ".join(options)
             raise AnswerError(f"{key}={text} is not a valid choice: use one of {shown}")
         return text
-    return _check_text(q, text.strip(), spec)
+    text = " ".join(text.split()) if q.get("collapse_whitespace") else text.strip()
+    return _check_text(q, text, spec)
 
 
 def _check_text(q: dict, text: str, spec: dict) -> str:
     key = q["key"]
     if not text:
+        if q.get("optional"):
+            return text
         raise AnswerError(f"{key} is empty: give a value")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text):
         raise AnswerError(f"{key} contains control characters: use plain one-line text")
@@ -217,10 +220,10 @@ def resolve(explicit: dict, spec: dict, ask=None) -> tuple[dict, dict]:
         if key in explicit:
             answers[key] = coerce(q, explicit[key], spec)
             _check_partial_rules(answers, spec)
-        elif ask is not None and relevant:
+        elif ask is not None and relevant and q.get("ask", True):
             answers[key] = _ask_until_valid(ask, q, value, reason, answers, spec)
         else:
-            if value is None or value == "":
+            if value is None or (value == "" and not q.get("optional")):
                 if q.get("required"):
                     raise AnswerError(f"{key} is required: pass --set {key}=... or choose a --preset")
                 source = {"slug": "project_name", "package": "project_slug"}.get(q.get("derive", ""), "")

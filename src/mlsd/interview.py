@@ -32,6 +32,7 @@ class Interview:
             item
             for item in later
             if item["key"] not in self.explicit
+            and item.get("ask", True)
             and (
                 "na" not in item
                 or not engine._condition_keys(item["when"]) <= answers.keys()

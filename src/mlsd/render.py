@@ -97,7 +97,7 @@ def render_tree(answers: dict, spec: dict, destination: Path, planned: list | No
         target = destination.joinpath(*relative.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         _render_file(env, source, target, ctx)
-    engine.finish_project(str(destination), answers, spec, design.project_design)
+    engine.finish_project(str(destination), answers, spec, _project_design)
     return sorted({relative for relative, _ in planned} | set(WRITTEN_FILES))
 
 
@@ -142,6 +142,12 @@ def _render_file(env, source: Path, target: Path, ctx: dict) -> None:
             handle.write(rendered)
     mode = stat.S_IMODE(source.stat().st_mode)
     os.chmod(target, mode | stat.S_IWUSR | stat.S_IRUSR)
+
+
+def _project_design(answers: dict, spec: dict, holds) -> str:
+    from mlsd.prompt import infer
+
+    return design.project_design(answers, spec, holds, infer)
 
 
 @contextmanager
