@@ -57,6 +57,19 @@ NAMED_PAIRS = {
         "feature_freshness": "minutes",
         "stream_engine": "flink",
     },
+    "longest-names": {
+        "project_name": "Very Long Service Name For Line Checks X",
+        "user_entity": "a_very_long_user_entity_name_for_testing",
+        "item_entity": "a_very_long_item_entity_name_for_testing",
+        "label": "a_very_long_label_name_for_line_checks_x",
+        "serving": "rest+grpc",
+        "feature_store": "feast",
+        "registry": "mlflow",
+        "orchestrator": "airflow",
+        "batch_scoring": True,
+        "ml_task": "retrieval",
+        "feature_freshness": "seconds",
+    },
     "kubeflow-prefect-free": {"orchestrator": "kubeflow", "deploy": "kubernetes", "ml_task": "ranking"},
 }
 
@@ -103,7 +116,7 @@ def test_every_value_of_every_dimension_is_baked():
 
 
 def _resolved(explicit: dict) -> dict:
-    answers, _ = engine.resolve({"project_name": "Pairwise Svc", **explicit}, SPEC)
+    answers, _ = engine.resolve({"project_name": "Pairwise Svc", **explicit}, SPEC)  # explicit may rename
     return answers
 
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }} import schema
+
+N_FEATURES = len(schema.feature_names())
 
 
 @pytest.fixture(scope="module")
@@ -58,4 +61,45 @@ def test_empty_batch_is_invalid(stub):
     grpc, messages, client = stub
     with pytest.raises(grpc.RpcError) as error:
         client.PredictBatch(messages.PredictBatchRequest(), timeout=5)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_features_and_packed_batches_match_the_predictor(stub, loop):
+    _, messages, client = stub
+    from {{ cookiecutter.package_name }}.features.store import (
+        open_store,
+    )
+    from {{ cookiecutter.package_name }}.registry.registry import (
+        open_registry,
+    )
+
+    settings, _ = loop
+    matrix = open_store(settings).get_training_frame()[schema.feature_names()].to_numpy()[-32:]
+    bundle, _ = open_registry(settings).load("champion")
+    expected = np.reshape(bundle["predictor"].predict(matrix), (len(matrix), -1))
+    one = client.Predict(messages.PredictRequest(features=matrix[0].tolist()), timeout=5)
+    np.testing.assert_allclose(list(one.scores), expected[0], rtol=1e-9)
+    batch = client.PredictBatch(
+        messages.PredictBatchRequest(features=matrix.ravel().tolist()), timeout=5
+    )
+    assert batch.outputs_per_row == expected.shape[1] and batch.model_version >= 1
+    scores = np.reshape(list(batch.scores), (len(matrix), batch.outputs_per_row))
+    np.testing.assert_allclose(scores, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "request_fields",
+    [
+        {"features": [1.0] * (N_FEATURES - 1)},
+        {"features": [float("nan")] * N_FEATURES},
+        {"features": [float("inf")] * N_FEATURES},
+    ],
+)
+def test_bad_features_are_invalid_argument(stub, request_fields):
+    grpc, messages, client = stub
+    with pytest.raises(grpc.RpcError) as error:
+        client.Predict(messages.PredictRequest(**request_fields), timeout=5)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as error:
+        client.PredictBatch(messages.PredictBatchRequest(**request_fields), timeout=5)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }} import schema
 
 USER, ITEM = schema.USER_KEY, schema.ITEM_KEY
+N_FEATURES = len(schema.feature_names())
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +106,268 @@ def test_reload_swaps_to_the_promoted_model(client, loop):
         registry.rollback()
         client.post("/model/reload")
     assert client.get("/model").json()["model_version"] == before
+
+
+@pytest.fixture(scope="module")
+def rows(loop):
+    """Held-back feature rows from the store and the champion's predictor."""
+    from {{ cookiecutter.package_name }}.features.store import (
+        open_store,
+    )
+    from {{ cookiecutter.package_name }}.registry.registry import (
+        open_registry,
+    )
+
+    settings, _ = loop
+    frame = open_store(settings).get_training_frame().tail(64)
+    bundle, _ = open_registry(settings).load("champion")
+    return frame, bundle["predictor"]
+
+
+def test_features_in_the_request_match_the_predictor_and_the_store(client, rows):
+    frame, predictor = rows
+    matrix = frame[schema.feature_names()].to_numpy()
+    expected = predictor.predict(matrix)
+    one = client.post("/predict", json={"features": matrix[0].tolist()})
+    assert one.status_code == 200, one.text
+    np.testing.assert_allclose(one.json()["prediction"], expected[0], rtol=1e-9)
+    first = frame.iloc[0]
+    context = {name: int(first[name]) for name in schema.CONTEXT_DEFAULTS}
+    by_ids = client.post(
+        "/predict", json={USER: int(first[USER]), ITEM: int(first[ITEM]), "context": context}
+    )
+    np.testing.assert_allclose(by_ids.json()["prediction"], expected[0], rtol=1e-9)
+    batch = client.post("/predict/batch", json={"features": matrix.tolist()})
+    assert batch.status_code == 200, batch.text
+    np.testing.assert_allclose(batch.json()["predictions"], expected, rtol=1e-9)
+    assert batch.json()["model_version"] == one.json()["model_version"]
+
+
+def test_float64_batches_round_trip(client, rows):
+    frame, predictor = rows
+    matrix = frame[schema.feature_names()].to_numpy()
+    response = client.post(
+        "/predict/batch",
+        content=matrix.astype("<f8").tobytes(),
+        headers={"content-type": "application/octet-stream"},
+    )
+    assert response.status_code == 200, response.text
+    expected = predictor.predict(matrix)
+    answer = np.frombuffer(response.content, dtype="<f8").reshape(expected.shape)
+    np.testing.assert_allclose(answer, expected, rtol=1e-12)
+    assert int(response.headers["x-model-version"]) >= 1
+    odd = client.post(
+        "/predict/batch", content=b"\0" * 12, headers={"content-type": "application/octet-stream"}
+    )
+    assert odd.status_code == 422
+    single = client.post(
+        "/predict",
+        content=b"\0" * 8 * N_FEATURES,
+        headers={"content-type": "application/octet-stream"},
+    )
+    assert single.status_code == 415
+
+
+BAD_FEATURES = [
+    {"features": [1.0] * (N_FEATURES - 1)},
+    {"features": [1.0] * (N_FEATURES + 1)},
+    {"features": ["1.0"] * N_FEATURES},
+    {"features": [True] * N_FEATURES},
+    {"features": [None] * N_FEATURES},
+    {"features": [[1.0] * N_FEATURES]},
+    {"features": [1.0] * N_FEATURES, USER: 1},
+    {"features": {"a": 1.0}},
+]
+
+
+@pytest.mark.parametrize("payload", BAD_FEATURES)
+def test_bad_features_are_422(client, payload):
+    response = client.post("/predict", json=payload)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"features": [NaN' + b", 1.0" * (N_FEATURES - 1) + b"]}",
+        b'{"features": [1e999' + b", 1.0" * (N_FEATURES - 1) + b"]}",
+        b'{"features": [[1e999' + b", 1.0" * (N_FEATURES - 1) + b"]]}",
+        b'{"features": [[1.0], [1.0, 2.0]]}',
+        b'{"features": []}',
+        b"\xff\xfe",
+    ],
+)
+def test_non_finite_ragged_or_undecodable_bodies_are_422(client, body):
+    path = "/predict/batch" if b"[[" in body or b"[]" in body else "/predict"
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+
+
+def test_too_many_rows_and_other_content_types_are_refused(client, loop):
+    settings, _ = loop
+    rows = [[0.5] * N_FEATURES] * (settings.max_batch_size + 1)
+    assert client.post("/predict/batch", json={"features": rows}).status_code == 413
+    text = client.post("/predict", content=b"hello", headers={"content-type": "text/plain"})
+    assert text.status_code == 415
+
+
+def test_hand_validation_agrees_with_the_documented_models():
+    from types import SimpleNamespace
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from {{ cookiecutter.package_name }}.serving.app import (
+        FeaturesRequest,
+        HTTPError,
+        PredictionAPI,
+        PredictRequest,
+    )
+
+    documented = TypeAdapter(FeaturesRequest | PredictRequest)
+    payloads = [
+        {USER: 1, ITEM: 2},
+        {USER: 1, ITEM: 2, "context": {"hour_of_day": 23, "is_weekend": 1}},
+        {USER: 1, ITEM: 2, "context": {"hour_of_day": 24}},
+        {USER: 1, ITEM: 2, "context": {"other": 1}},
+        {USER: 1.5, ITEM: 2},
+        {USER: True, ITEM: 2},
+        {USER: 0, ITEM: 2**63},
+        {"features": [0.5] * N_FEATURES},
+        {"features": [1] * N_FEATURES},
+        *BAD_FEATURES,
+    ]
+
+    class Core:
+        def predict(self, users, items, context):
+            return [{"prediction": 0.5, "model_version": 1, "variant": "control"}] * len(users)
+
+        def predict_row(self, row):
+            return {"prediction": 0.5, "model_version": 1, "variant": "control"}
+
+    limits = SimpleNamespace(max_body_bytes=1 << 20, max_batch_size=10)
+    api = PredictionAPI(Core(), limits, docs_app=None)
+    for payload in payloads:
+        try:
+            documented.validate_python(payload)
+            valid = True
+        except ValidationError:
+            valid = False
+        try:
+            api.predict(payload, batch=False)
+            accepted = True
+        except HTTPError:
+            accepted = False
+        assert valid == accepted, payload
+
+
+def test_openapi_documents_both_request_forms(client):
+    document = client.get("/openapi.json").json()
+    body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    names = {ref["$ref"].rsplit("/", 1)[1] for ref in body["schema"]["anyOf"]}
+    assert names == {"FeaturesRequest", "PredictRequest"}
+    assert {"FeaturesRequest", "PredictRequest", "Context"} <= set(
+        document["components"]["schemas"]
+    )
+    assert client.get("/docs").status_code == 200
+
+
+def test_the_fastapi_routes_answer_like_the_front_door(client, rows):
+    from fastapi.testclient import TestClient
+
+    frame, _ = rows
+    payload = {"features": frame[schema.feature_names()].to_numpy()[0].tolist()}
+    with TestClient(client.app.fastapi) as inner:
+        assert (
+            inner.post("/predict", json=payload).json()
+            == client.post("/predict", json=payload).json()
+        )
+        assert inner.post("/predict", json={USER: -1, ITEM: 2}).status_code == 422
+
+
+def test_a_promoted_model_is_swapped_in_under_load_without_a_failed_request(loop, rows):
+    """A real uvicorn on 127.0.0.1, 4 keep-alive clients for ~2 s, a promotion half-way."""
+    import http.client
+    import json
+    import socket
+    import threading
+    import time
+
+    uvicorn = pytest.importorskip("uvicorn")
+    from {{ cookiecutter.package_name }}.registry.registry import (
+        open_registry,
+    )
+    from {{ cookiecutter.package_name }}.serving.app import (
+        create_app,
+    )
+
+    settings, _ = loop
+    settings = settings.model_copy(update={"reload_interval_s": 0.05})
+    registry = open_registry(settings)
+    bundle, _ = registry.load("champion")
+    before = registry.alias("champion")
+    frame, _ = rows
+    first = frame.iloc[0]
+    bodies = [
+        json.dumps({"features": frame[schema.feature_names()].to_numpy()[0].tolist()}),
+        json.dumps({USER: int(first[USER]), ITEM: int(first[ITEM])}),
+    ]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, access_log=False, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    serving = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    serving.start()
+    started = time.monotonic()
+    while not server.started and time.monotonic() - started < 30:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+
+    JSON = {"content-type": "application/json"}
+    seen: dict[tuple[int, int], list[int]] = {(k, kind): [] for k in range(4) for kind in (0, 1)}
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client_loop(k: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        n = 0
+        while not stop.is_set():
+            try:
+                connection.request("POST", "/predict", body=bodies[n % 2], headers=JSON)
+                response = connection.getresponse()
+                payload = response.read()
+                if response.status != 200:
+                    failures.append(f"HTTP {response.status}: {payload[:200]!r}")
+                else:
+                    seen[k, n % 2].append(json.loads(payload)["model_version"])
+            except (OSError, http.client.HTTPException) as error:
+                failures.append(repr(error))
+            n += 1
+        connection.close()
+
+    clients = [threading.Thread(target=client_loop, args=(k,)) for k in range(4)]
+    for thread in clients:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        newer = registry.register(bundle)
+        registry.promote(newer)
+        promoted = time.monotonic()
+        while time.monotonic() - promoted < 1.5 and time.monotonic() - started < 8:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(timeout=10)
+        server.should_exit = True
+        serving.join(timeout=10)
+        registry.promote(before)
+    assert not failures, failures[:5]
+    for versions in seen.values():  # per client and request kind (an A/B challenger is newer)
+        assert versions and versions[0] == before and versions[-1] == newer, versions[:3]
+        switched = versions.index(newer)
+        assert set(versions[switched:]) == {newer}, "an old model answered after the swap"
+    assert sum(map(len, seen.values())) > 100

@@ -5,11 +5,14 @@ import pytest
 
 from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.training.predictor import (
+{%- if cookiecutter.trainer == 'lightgbm' %}
+    BoosterPredictor,
+{%- endif %}
     LinearPredictor,
     fast_predictor,
     model_output,
 )
-from {{ cookiecutter.package_name }}.training.train import train
+from {{ cookiecutter.package_name }}.training.train import split, train
 
 
 @pytest.fixture
@@ -23,17 +26,25 @@ def test_model_beats_the_trivial_baseline(bundle):
     assert bundle["schema_hash"] == schema.schema_hash()
 
 
-def test_fast_predictor_equals_the_estimator(bundle, materialized):
-    frame = materialized.get_training_frame().head(300)
-    features = frame[schema.feature_names()].to_numpy()
+def test_fast_predictor_equals_the_estimator_on_held_out_rows(bundle, materialized):
+    _, held_out = split(materialized.get_training_frame())
+    features = held_out[schema.feature_names()].to_numpy()[:300]
     expected = model_output(bundle["estimator"], features)
-    np.testing.assert_allclose(
-        bundle["predictor"].predict(features), expected, rtol=1e-9, atol=1e-9
-    )
+    predictor = bundle["predictor"]
+    np.testing.assert_allclose(predictor.predict(features), expected, rtol=1e-9, atol=1e-9)
     single = model_output(bundle["estimator"], features[:1])
+    np.testing.assert_allclose(predictor.predict(features[:1]), single, rtol=1e-9, atol=1e-9)
+    one_by_one = [predictor.predict_one(row) for row in features[:50].tolist()]
     np.testing.assert_allclose(
-        bundle["predictor"].predict(features[:1]), single, rtol=1e-9, atol=1e-9
+        np.reshape(one_by_one, expected[:50].shape), expected[:50], rtol=1e-9, atol=1e-9
     )
+{%- if cookiecutter.trainer == 'lightgbm' %}
+
+
+def test_lightgbm_is_served_through_its_booster(bundle):
+    if bundle["trainer"] == "lightgbm":
+        assert isinstance(bundle["predictor"], BoosterPredictor)
+{%- endif %}
 
 
 def test_sklearn_baseline_exports_a_linear_predictor(materialized):

@@ -38,7 +38,7 @@ VERBS: dict[str, str] = {
     "experiment": "size the experiment and analyse its outcome",
 {%- endif %}
     "demo": "run the whole loop on synthetic data",
-    "bench": "measure serving latency and predictor throughput",
+    "bench": "benchmark serving on 127.0.0.1 against a raw ASGI floor: one table",
 }
 
 

@@ -65,8 +65,12 @@ class Settings(BaseSettings):
     serve_host: str = "127.0.0.1"
     serve_port: int = 8000
     grpc_port: int = 50051
+    metrics_port: int = 9100
+    """Prometheus ``/metrics`` of the gRPC server (the REST API serves it on its own port)."""
     max_body_bytes: int = 1_048_576
     max_batch_size: int = 1000
+    reload_interval_s: float = Field(2.0, ge=0.0)
+    """Serving polls the registry this often and swaps in a newly promoted model (0: never)."""
     top_k: int = 10
 
     experiment: Literal["none", "ab", "shadow"] = "{{ cookiecutter.experiment }}"

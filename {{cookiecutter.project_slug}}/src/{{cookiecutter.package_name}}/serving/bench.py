@@ -1,48 +1,731 @@
-"""Serving benchmark: latency of the prediction core and throughput of the fast predictor.
+"""Serving benchmark: the served model side by side with its floor and with MLflow, in one run.
 
-Reads the champion model and the online store (run the pipeline first); writes nothing.
-Numbers are for this machine only; compare runs, do not assert on them in tests.
+``make bench`` (after ``make demo``) starts each server as a subprocess on a free 127.0.0.1 port
+with the same uvicorn settings as ``make serve`` (one worker, uvloop + httptools, no access log),
+loads it from a separate process with ``connections`` keep-alive HTTP/1.1 connections (one
+request in flight on each, nothing pipelined) for ``duration`` seconds after a warm-up, reads the
+server's CPU time (utime + stime of its process tree in /proc) at both ends of the measured
+window, stops every server (also on error or Ctrl-C) and prints one table:
+
+- floor: a raw ASGI app answering a constant JSON, what uvicorn alone costs per request;
+- ``POST /predict`` with the features in the request, and with entity ids (features read from
+  the online store), reported separately;
+- ``mlflow models serve`` of the same estimator (projects with ``registry=mlflow``);
+- ``POST /predict/batch`` with 256 rows, as JSON and as packed float64;
+- gRPC (projects with gRPC): a ``grpc.aio`` floor answering a constant, then single rows and
+  256-row packed batches, loaded by a Python ``grpc.aio`` client.
+
+Ratios: x floor = req/s / floor req/s, x mlflow = req/s / mlflow req/s, overhead = server CPU
+us/request - floor CPU us/request (gRPC rows against the gRPC floor). Servers write their
+prediction and exposure logs under ``var/bench`` so the demo's drift report and experiment
+analysis stay as they were. Numbers are for this machine and this run only: compare rows, never
+assert on them in tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
 import time
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
 
-import numpy as np
+from ..settings import ENV_PREFIX, Settings
 
-from .. import schema
-from ..features.store import open_store
-from ..settings import Settings
-from ..training.predictor import model_output
-from .core import PredictionService
+MODULE = f"{__package__}.bench"
+PACKAGE = str(__package__).rsplit(".", 1)[0]
+HOST = "127.0.0.1"
+BATCH_ROWS = 256
+FLOOR_BODY = b'{"prediction":0.5,"model_version":1,"variant":"control"}'
+FLOOR_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(FLOOR_BODY)).encode()),
+]
+GRPC_FLOOR_ANSWER = b"\x0a\x08" + struct.pack("<d", 0.5) + b"\x10\x01\x1a\x07control"
+"""A serialized PredictResponse(scores=[0.5], model_version=1, variant="control")."""
+KEPT_OUT_OF_THE_BENCH = ("bench", "logs", "experiments", "reports")
+START_TIMEOUT_S = {"floor": 60.0, "grpc-floor": 60.0, "rest": 120.0, "grpc": 120.0, "mlflow": 300.0}
 
 
-def _per_call_us(fn, repeat: int) -> np.ndarray:
-    timings = np.empty(repeat)
-    for k in range(repeat):
-        started = time.perf_counter()
-        fn()
-        timings[k] = time.perf_counter() - started
-    return timings * 1e6
+async def floor_app(scope, receive, send) -> None:
+    """Raw ASGI app: read the request body, answer a constant JSON (the floor of any endpoint)."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": FLOOR_HEADERS})
+    await send({"type": "http.response.body", "body": FLOOR_BODY})
 
 
-def run(settings: Settings, repeat: int = 2000, batch_rows: int = 1000) -> dict:
-    """Return p50/p99 single-row latency and batch rows per second, fast path vs estimator."""
-    service = PredictionService(settings)
-    if service.reload() is None:
-        raise RuntimeError("no champion model: run the pipeline (make demo) first")
-    frame = open_store(settings).get_training_frame().head(batch_rows)
-    users, items = frame[schema.USER_KEY].tolist(), frame[schema.ITEM_KEY].tolist()
-    single = _per_call_us(lambda: service.predict(users[:1], items[:1]), repeat)
-    vectors = frame[schema.feature_names()].to_numpy()
-    bundle, _ = service.registry.load("champion")
-    fast = _per_call_us(lambda: bundle["predictor"].predict(vectors), 20)
-    slow = _per_call_us(lambda: model_output(bundle["estimator"], vectors), 20)
+def serve_floor(port: int) -> None:
+    """Run ``floor_app`` like ``make serve`` runs the API: one worker, no access log."""
+    import uvicorn
+
+    uvicorn.run(floor_app, host=HOST, port=port, access_log=False, log_level="warning")
+
+
+def serve_grpc_floor(port: int) -> None:
+    """Run a ``grpc.aio`` server answering every Predictor call with a constant (gRPC floor)."""
+    import grpc
+
+    async def constant(request: bytes, context) -> bytes:
+        return GRPC_FLOOR_ANSWER
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        handlers = {
+            name: grpc.unary_unary_rpc_method_handler(constant)
+            for name in ("Predict", "PredictBatch")
+        }
+        service = grpc.method_handlers_generic_handler(f"{PACKAGE}.v1.Predictor", handlers)
+        server.add_generic_rpc_handlers((service,))
+        server.add_insecure_port(f"{HOST}:{port}")
+        await server.start()
+        await server.wait_for_termination()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- load generator (own process)
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """Return utime + stime in seconds of ``pid`` and its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response; return its status code."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    start = lower.find(b"\r\ncontent-length:")
+    if start >= 0:
+        end = lower.index(b"\r\n", start + 2)
+        await reader.readexactly(int(lower[start + 17 : end]))
+    elif b"transfer-encoding: chunked" in lower:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def _http_worker(spec: dict, request: bytes, window: tuple[float, float], out: dict) -> None:
+    start, end = window
+    writer = None
+    while time.perf_counter() < end:
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
+            sent = time.perf_counter()
+            writer.write(request)
+            status = await _read_response(reader)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+            out["errors"] += 1
+            out["error"] = repr(error)
+            if writer is not None:
+                writer.close()
+            writer = None
+            await asyncio.sleep(0.01)
+            continue
+        done = time.perf_counter()
+        if start <= sent and done <= end:
+            out["latencies"].append(done - sent)
+            if status != 200:
+                out["errors"] += 1
+                out["error"] = f"HTTP {status}"
+    if writer is not None:
+        writer.close()
+
+
+async def _grpc_worker(spec: dict, call, request: bytes, window: tuple, out: dict) -> None:
+    start, end = window
+    while time.perf_counter() < end:
+        sent = time.perf_counter()
+        try:
+            await call(request, timeout=10)
+        except Exception as error:  # any RPC failure is counted, never raised
+            out["errors"] += 1
+            out["error"] = repr(error)[:200]
+            await asyncio.sleep(0.01)
+            continue
+        done = time.perf_counter()
+        if start <= sent and done <= end:
+            out["latencies"].append(done - sent)
+
+
+async def _load(spec: dict) -> dict:
+    body = Path(spec["body_file"]).read_bytes()
+    out: dict = {"latencies": [], "errors": 0, "error": None}
+    begin = time.perf_counter()
+    window = (begin + spec["warmup"], begin + spec["warmup"] + spec["duration"])
+    channel = None
+    if spec["kind"] == "grpc":
+        import grpc
+
+        channel = grpc.aio.insecure_channel(f"{spec['host']}:{spec['port']}")
+        call = channel.unary_unary(spec["path"])
+        workers = [_grpc_worker(spec, call, body, window, out) for _ in range(spec["connections"])]
+    else:
+        head = (
+            f"POST {spec['path']} HTTP/1.1\r\nhost: {spec['host']}:{spec['port']}\r\n"
+            f"content-type: {spec['content_type']}\r\ncontent-length: {len(body)}\r\n\r\n"
+        )
+        request = head.encode() + body
+        workers = [_http_worker(spec, request, window, out) for _ in range(spec["connections"])]
+
+    async def cpu_at(moment: float) -> float:
+        await asyncio.sleep(max(0.0, moment - time.perf_counter()))
+        return _tree_cpu_s(spec["pid"])
+
+    *_, cpu_start, cpu_end = await asyncio.gather(*workers, cpu_at(window[0]), cpu_at(window[1]))
+    if channel is not None:
+        await channel.close()
+    latencies = sorted(out["latencies"])
+    n = len(latencies)
     return {
-        "core_single_row_us": {
-            "p50": float(np.percentile(single, 50)),
-            "p99": float(np.percentile(single, 99)),
-        },
-        "fast_predictor_rows_per_s": float(len(vectors) / np.median(fast) * 1e6),
-        "estimator_rows_per_s": float(len(vectors) / np.median(slow) * 1e6),
+        "requests": n,
+        "seconds": spec["duration"],
+        "cpu_s": cpu_end - cpu_start,
+        "p50_ms": latencies[n // 2] * 1e3 if n else None,
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1e3 if n else None,
+        "errors": out["errors"],
+        "error": out["error"],
     }
+
+
+def load(spec: dict) -> dict:
+    """Drive one server for ``warmup + duration`` seconds; return what the window measured."""
+    with suppress(ImportError):
+        import uvloop
+
+        return uvloop.run(_load(spec))
+    return asyncio.run(_load(spec))
+
+
+# ---------------------------------------------------------------- servers (subprocesses)
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+
+@dataclass
+class Row:
+    name: str
+    server: str
+    path: str
+    body: bytes
+    content_type: str = "application/json"
+    rows: int = 1
+    kind: str = "http"
+    result: dict = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _http(port: int, method: str, path: str, body: bytes = b"", content_type: str = "") -> tuple:
+    """Return ``(status, body)`` of one request (stdlib client, for checks only)."""
+    import http.client
+
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        headers = {"content-type": content_type} if content_type else {}
+        connection.request(method, path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _stop(server: Server) -> None:
+    """Stop a server's process group (SIGTERM, then SIGKILL after 10 s)."""
+    if server.process.poll() is not None:
+        return
+    with suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(5)
+
+
+def _start(
+    stack: ExitStack, name: str, command: list[str], env: dict, settings: Settings
+) -> Server:
+    """Start ``command`` in its own process group; return once its port answers."""
+    port, timeout = _free_port(), START_TIMEOUT_S[name]
+    log = settings.directory("bench") / f"{name}.log"
+    command = [part.replace("{port}", str(port)) for part in command]
+    env = {key: value.replace("{port}", str(port)) for key, value in env.items()}
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **env},
+            cwd=settings.root,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    server = Server(name, process, port, log)
+    stack.callback(_stop, server)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-800:]
+            raise RuntimeError(f"{name} server exited with {process.returncode}: {tail}")
+        with suppress(OSError), socket.create_connection((HOST, port), timeout=1):
+            return server
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} server did not listen on {HOST}:{port} within {timeout:.0f} s")
+
+
+def _wait_ready(server: Server, path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        with suppress(OSError):
+            status, _ = _http(server.port, "GET", path)
+            if status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} server: GET {path} gave {status} for {timeout:.0f} s")
+
+
+def _bench_settings_env(settings: Settings, folder: Path) -> dict[str, str]:
+    """Point the servers at ``var/bench``: the demo's artifacts linked, logs kept apart."""
+    for entry in settings.var.iterdir():
+        link = folder / entry.name
+        if entry.name in KEPT_OUT_OF_THE_BENCH:
+            continue
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        elif link.is_dir():
+            shutil.rmtree(link)
+        link.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    return {
+        f"{ENV_PREFIX}ENV": settings.env,
+        f"{ENV_PREFIX}ROOT": str(settings.root),
+        f"{ENV_PREFIX}VAR_DIR": str(folder),
+        f"{ENV_PREFIX}MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri
+        or f"sqlite:///{settings.var / 'mlflow.db'}",
+    }
+
+
+def _mlflow_model(settings: Settings, data: dict, folder: Path) -> Path:
+    """Save the champion's estimator as an MLflow model (once per version); return its path."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    from .. import schema
+    from ..training.predictor import model_output
+
+    path = folder / f"mlflow-model-v{data['version']}"
+    if not (path / "MLmodel").exists():
+        shutil.rmtree(path, ignore_errors=True)
+        logging.getLogger("mlflow").setLevel(logging.ERROR)  # our own model: pickle is trusted
+        estimator, sample = data["bundle"]["estimator"], data["matrix"][:8]
+        probabilities = schema.TASK in ("binary_classification", "retrieval", "multiclass")
+        signature = infer_signature(sample, model_output(estimator, sample))
+        mlflow.sklearn.save_model(
+            estimator,
+            str(path),
+            pyfunc_predict_fn="predict_proba" if probabilities else "predict",
+            signature=signature,
+            serialization_format="cloudpickle",
+        )
+    return path
+
+
+def _run_row(row: Row, server: Server, args: dict, folder: Path) -> dict:
+    """Load one row from a separate process; return its measurements."""
+    body_file = folder / "request.bin"
+    body_file.write_bytes(row.body)
+    spec = {
+        "kind": row.kind,
+        "host": HOST,
+        "port": server.port,
+        "path": row.path,
+        "content_type": row.content_type,
+        "body_file": str(body_file),
+        "pid": server.process.pid,
+        **args,
+    }
+    command = [sys.executable, "-m", MODULE, "load", json.dumps(spec)]
+    timeout = args["warmup"] + args["duration"] + 60
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed on {row.name}: {done.stderr[-800:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["req_s"] = result["requests"] / result["seconds"]
+    result["rows_s"] = result["req_s"] * row.rows
+    result["cpu_us"] = result["cpu_s"] / result["requests"] * 1e6 if result["requests"] else None
+    return result
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _payloads(settings: Settings) -> dict:
+    """Return the champion bundle and request data built from real rows of the feature store."""
+    import numpy as np
+
+    from .. import schema
+    from ..features.store import open_store
+    from ..registry.registry import CHAMPION, open_registry
+
+    registry = open_registry(settings)
+    version = registry.alias(CHAMPION)
+    if version is None:
+        raise RuntimeError("no champion model: run the pipeline (make demo) first")
+    bundle, _ = registry.load(version)
+    frame = open_store(settings).get_training_frame()
+    batch = frame.sample(BATCH_ROWS, random_state=settings.seed)
+    matrix = np.ascontiguousarray(batch[schema.feature_names()].to_numpy(dtype=np.float64))
+    first = batch.iloc[0]
+    ids = {
+        schema.USER_KEY: int(first[schema.USER_KEY]),
+        schema.ITEM_KEY: int(first[schema.ITEM_KEY]),
+    }
+    context = {name: int(first[name]) for name in schema.CONTEXT_DEFAULTS}
+    expected = bundle["predictor"].predict_one(matrix[0].tolist())
+    return {
+        "version": int(version),
+        "bundle": bundle,
+        "matrix": matrix,
+        "ids": ids,
+        "context": context,
+        "expected": expected,
+    }
+
+
+def _grpc_bodies(settings: Settings, data: dict) -> dict[str, bytes]:
+    """Return serialized gRPC requests (the load generator sends bytes, no stubs)."""
+    from .grpc_server import load_protos
+
+    messages, _ = load_protos(settings)
+    matrix = data["matrix"]
+    return {
+        "features": messages.PredictRequest(features=matrix[0].tolist()).SerializeToString(),
+        "entity": messages.PredictRequest(**data["ids"], **data["context"]).SerializeToString(),
+        "batch": messages.PredictBatchRequest(features=matrix.ravel().tolist()).SerializeToString(),
+    }
+
+
+def _plan(settings: Settings, data: dict) -> tuple[list[Row], list[str]]:
+    """Return the rows this project can measure, and a note for each one it cannot."""
+    has_rest = find_spec(f"{PACKAGE}.serving.app") is not None
+    has_grpc = find_spec(f"{PACKAGE}.serving.grpc_server") is not None
+    matrix, notes = data["matrix"], []
+    single = json.dumps({"features": matrix[0].tolist()}).encode()
+    entity = json.dumps({**data["ids"], "context": data["context"]}).encode()
+    batch = json.dumps({"features": matrix.tolist()}).encode()
+    rows = []
+    if find_spec("uvicorn") is not None:
+        rows.append(Row("floor: raw ASGI, constant JSON", "floor", "/predict", single))
+    else:
+        notes.append("floor: skipped, uvicorn is not installed (it comes with the REST API)")
+    if has_rest:
+        rows.append(Row("REST /predict, features in request", "rest", "/predict", single))
+        rows.append(Row("REST /predict, entity ids -> store", "rest", "/predict", entity))
+    else:
+        notes.append("REST: skipped, the project has no REST API")
+    if settings.registry != "mlflow":
+        notes.append("mlflow models serve: skipped, the project's registry is not mlflow")
+    elif find_spec("mlflow") is None:
+        notes.append("mlflow models serve: skipped, mlflow is not importable")
+    else:
+        body = json.dumps({"inputs": matrix[:1].tolist()}).encode()
+        rows.append(Row("mlflow models serve, 1 worker", "mlflow", "/invocations", body))
+    if has_rest:
+        name = f"REST /predict/batch, {BATCH_ROWS} rows"
+        rows.append(Row(f"{name} JSON", "rest", "/predict/batch", batch, rows=BATCH_ROWS))
+        rows.append(
+            Row(
+                f"{name} float64",
+                "rest",
+                "/predict/batch",
+                matrix.astype("<f8").tobytes(),
+                content_type="application/octet-stream",
+                rows=BATCH_ROWS,
+            )
+        )
+    if has_grpc:
+        bodies, method = _grpc_bodies(settings, data), f"/{PACKAGE}.v1.Predictor/"
+        rows += [
+            Row(
+                "gRPC floor: grpc.aio, constant",
+                "grpc-floor",
+                f"{method}Predict",
+                bodies["features"],
+                kind="grpc",
+            ),
+            Row(
+                "gRPC Predict, features",
+                "grpc",
+                f"{method}Predict",
+                bodies["features"],
+                kind="grpc",
+            ),
+            Row(
+                "gRPC Predict, entity ids -> store",
+                "grpc",
+                f"{method}Predict",
+                bodies["entity"],
+                kind="grpc",
+            ),
+            Row(
+                f"gRPC PredictBatch, {BATCH_ROWS} rows packed",
+                "grpc",
+                f"{method}PredictBatch",
+                bodies["batch"],
+                kind="grpc",
+                rows=BATCH_ROWS,
+            ),
+        ]
+        notes.append(
+            "gRPC rows: grpc.aio server, Python grpc.aio client (16 calls in flight on one "
+            "channel); x floor and overhead against the gRPC floor"
+        )
+    else:
+        notes.append("gRPC: skipped, the project has no gRPC server")
+    return rows, notes
+
+
+def _command(name: str, model: Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """Return the command line and extra environment that start server ``name``."""
+    has_rest = find_spec(f"{PACKAGE}.serving.app") is not None
+    has_grpc = find_spec(f"{PACKAGE}.serving.grpc_server") is not None
+    serve = [sys.executable, "-m", PACKAGE, "serve"]
+    if name in ("floor", "grpc-floor"):
+        return [sys.executable, "-m", MODULE, name, "{port}"], {}
+    if name == "rest":
+        protocol = ["--protocol", "rest"] if has_grpc else []
+        return serve + protocol, {f"{ENV_PREFIX}SERVE_PORT": "{port}"}
+    if name == "grpc":
+        protocol = ["--protocol", "grpc"] if has_rest else []
+        metrics = str(_free_port())
+        return serve + protocol, {
+            f"{ENV_PREFIX}GRPC_PORT": "{port}",
+            f"{ENV_PREFIX}METRICS_PORT": metrics,
+        }
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return [
+        *(sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model)),
+        *("--env-manager", "local", "-h", HOST, "-p", "{port}", "-w", "1"),
+    ], {"PATH": path}  # mlflow starts `uvicorn` from PATH: this environment's
+
+
+def _first_output(row: Row, server: Server) -> object:
+    """Send the row's request once (HTTP 200 or an error); return the first row's output."""
+    if row.kind == "grpc":
+        return None
+    status, body = _http(server.port, "POST", row.path, row.body, row.content_type)
+    if status != 200:
+        raise RuntimeError(f"{row.name}: HTTP {status} {body[:300]!r}")
+    if row.content_type != "application/json":
+        return None
+    answer = json.loads(body)
+    answer = answer.get("prediction", answer.get("predictions"))
+    if isinstance(answer, list) and answer and (row.rows > 1 or row.server == "mlflow"):
+        answer = answer[0]
+    return answer.get("prediction") if isinstance(answer, dict) else answer
+
+
+def _short(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _in_process(data: dict) -> str:
+    """Return a note: the fast predictor and the estimator timed in this process."""
+    from ..training.predictor import model_output
+
+    predictor, estimator, matrix = (
+        data["bundle"]["predictor"],
+        data["bundle"]["estimator"],
+        data["matrix"],
+    )
+
+    def per_call_us(fn, rows) -> float:
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(50):
+                fn(rows)
+            timings.append((time.perf_counter() - started) / 50 * 1e6)
+        return min(timings)
+
+    fast = [
+        per_call_us(predictor.predict_one, matrix[0].tolist()),
+        per_call_us(predictor.predict, matrix),
+    ]
+    slow = [
+        per_call_us(lambda x: model_output(estimator, x), rows) for rows in (matrix[:1], matrix)
+    ]
+    return (
+        f"in process: {type(predictor).__name__} {fast[0]:.1f} us for one row, "
+        f"{len(matrix) / fast[1] * 1e6:,.0f} rows/s at {len(matrix)}; estimator "
+        f"{slow[0]:.1f} us for one row, {len(matrix) / slow[1] * 1e6:,.0f} rows/s"
+    )
+
+
+def _format(rows: list[Row], notes: list[str], args: dict) -> str:
+    """Return the table: one line per row, ratios to the floor and to mlflow, then the notes."""
+    by_server = {row.server: row.result for row in rows if row.rows == 1}
+    mlflow = by_server.get("mlflow")
+    header = (
+        f"{'row':<38} {'req/s':>8} {'rows/s':>10} {'CPU us/req':>10} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'x floor':>7} {'x mlflow':>8} {'overhead us':>11} {'errors':>6}"
+    )
+    lines = [
+        f"serving benchmark on {HOST}: one uvicorn worker (uvloop, httptools, no access log), "
+        f"{args['connections']} keep-alive connections, {args['duration']:g} s per row after "
+        f"{args['warmup']:g} s warm-up",
+        header,
+        "-" * len(header),
+    ]
+
+    def number(value, spec: str) -> str:
+        width = int("".join(c for c in spec.split(",")[0].split(".")[0] if c.isdigit()))
+        return f"{'-':>{width}}" if value is None else format(value, spec)
+
+    for row in rows:
+        r, floor = row.result, by_server.get("grpc-floor" if row.kind == "grpc" else "floor")
+        ratio_floor = r["req_s"] / floor["req_s"] if floor and floor["req_s"] else None
+        ratio_mlflow = r["req_s"] / mlflow["req_s"] if mlflow and mlflow["req_s"] else None
+        overhead = None
+        if floor and floor.get("cpu_us") is not None and r.get("cpu_us") is not None:
+            overhead = r["cpu_us"] - floor["cpu_us"]
+        single = row.rows == 1
+        lines.append(
+            f"{row.name:<38} {r['req_s']:>8,.0f} {r['rows_s']:>10,.0f} "
+            f"{number(r['cpu_us'], '>10,.0f')} {number(r['p50_ms'], '>7.2f')} "
+            f"{number(r['p99_ms'], '>7.2f')} {number(ratio_floor if single else None, '>7.3f')} "
+            f"{number(ratio_mlflow if single and row.server != 'mlflow' else None, '>8.1f')} "
+            f"{number(overhead if 'floor' not in row.server else None, '>11,.0f')} "
+            f"{r['errors']:>6}"
+        )
+    lines += [f"note: {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def run(
+    settings: Settings,
+    duration: float = 3.0,
+    warmup: float = 0.5,
+    connections: int = 16,
+    verbose: bool = True,
+) -> dict:
+    """Measure every row once, print the table, write ``reports/bench.json``; return a summary."""
+    data = _payloads(settings)
+    rows, notes = _plan(settings, data)
+    env = _bench_settings_env(settings, settings.directory("bench"))
+    args = {"warmup": warmup, "duration": duration, "connections": connections}
+    servers: dict[str, Server] = {}
+    firsts: dict[str, object] = {}
+    started = time.monotonic()
+    with ExitStack() as stack:
+        for name in dict.fromkeys(row.server for row in rows):
+            model = None
+            if name == "mlflow":
+                try:
+                    model = _mlflow_model(settings, data, settings.directory("bench"))
+                except Exception as error:  # a skipped row, not a failed benchmark
+                    notes.append(f"mlflow models serve: skipped, export failed: {error}")
+                    rows = [row for row in rows if row.server != "mlflow"]
+                    continue
+            if verbose:
+                print(f"bench: starting the {name} server", file=sys.stderr, flush=True)
+            command, extra = _command(name, model)
+            servers[name] = _start(stack, name, command, {**env, **extra}, settings)
+            ready = {"rest": "/ready", "mlflow": "/ping"}.get(name)
+            if ready:
+                _wait_ready(servers[name], ready, START_TIMEOUT_S[name])
+        for row in rows:
+            firsts[row.name] = _first_output(row, servers[row.server])
+            if verbose:
+                print(f"bench: measuring {row.name}", file=sys.stderr, flush=True)
+            row.result = _run_row(row, servers[row.server], args, settings.directory("bench"))
+    elapsed = time.monotonic() - started
+    answers = "; ".join(
+        f"{row.name}: {_short(value)}"
+        for row in rows
+        if (value := firsts.get(row.name)) is not None and "floor" not in row.server
+    )
+    expected = f"champion v{data['version']} in process: {_short(data['expected'])}"
+    notes.append(f"first row: {expected}; {answers}" if answers else f"first row: {expected}")
+    notes.append(_in_process(data))
+    table = _format(rows, notes, args)
+    print(table)
+    path = settings.directory("reports") / "bench.json"
+    results = [{"row": row.name, "rows_per_request": row.rows, **row.result} for row in rows]
+    path.write_text(json.dumps({"args": args, "rows": results, "notes": notes}, indent=2))
+    return {"report": str(path), "rows": len(rows), "seconds": round(elapsed, 1)}
+
+
+def main(argv: list[str]) -> int:
+    """``floor PORT`` / ``grpc-floor PORT`` serve a floor; ``load SPEC`` runs one load."""
+    if len(argv) == 2 and argv[0] in ("floor", "grpc-floor"):
+        (serve_floor if argv[0] == "floor" else serve_grpc_floor)(int(argv[1]))
+        return 0
+    if len(argv) == 2 and argv[0] == "load":
+        print(json.dumps(load(json.loads(argv[1]))))
+        return 0
+    print(f"usage: python -m {MODULE} floor PORT | grpc-floor PORT | load SPEC", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

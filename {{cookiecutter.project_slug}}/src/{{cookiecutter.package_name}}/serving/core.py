@@ -1,16 +1,19 @@
 """Prediction core shared by every front end: online serving, batch scoring and the pipeline.
 
-Reads online features from the feature store and the champion model from the registry (its
-checksum and schema hash verified); returns predictions with the model version. ``reload``
-loads a newly promoted model first and then swaps one reference, so requests in flight keep
-the model they started with and none is dropped.
+Scores rows given by entity ids (features read from the online store: ``predict``) or by the
+caller's own feature vectors in schema order (``predict_features``) with the champion model from
+the registry (its checksum and schema hash verified); returns predictions with the model version.
+``reload`` loads the promoted models completely first and then swaps one reference, so requests
+in flight keep the models they started with and none is dropped; ``watch`` polls the registry in
+a daemon thread and reloads when the champion (or challenger) alias moves.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +33,9 @@ from ..registry.registry import CHALLENGER, CHAMPION, RegistryError, open_regist
 from ..registry.registry import CHAMPION, RegistryError, open_registry
 {%- endif %}
 from ..settings import Settings
+from ..training.predictor import plain
+
+logger = logging.getLogger(__name__)
 
 
 class NotReadyError(RuntimeError):
@@ -43,11 +49,19 @@ class LoadedModel:
     metrics: dict
 
 
-def as_output(value: np.ndarray | float) -> float | list[float]:
-    """Return one prediction as JSON-friendly data: a float, or a list of probabilities."""
-    if np.ndim(value) == 0:
-        return float(value)
-    return [float(v) for v in np.ravel(value)]
+@dataclass(frozen=True)
+class Models:
+    """What serves right now; replaced as a whole, never changed in place."""
+
+    champion: LoadedModel | None = None
+    challenger: LoadedModel | None = None
+
+    def versions(self) -> tuple[int | None, int | None]:
+        return tuple(m.version if m else None for m in (self.champion, self.challenger))
+
+
+as_output = plain
+"""Return one prediction as JSON-friendly data: a float, or a list of probabilities."""
 
 
 class PredictionService:
@@ -59,8 +73,7 @@ class PredictionService:
         self.settings = settings
         self.store = store or open_store(settings)
         self.registry = registry or open_registry(settings)
-        self.champion: LoadedModel | None = None
-        self.challenger: LoadedModel | None = None
+        self.models = Models()
         self.last_latency_s = 0.0
 {%- if cookiecutter.vector_index != 'none' %}
         self._index = None
@@ -73,32 +86,83 @@ class PredictionService:
         self.log = PredictionLog(settings)
 {%- endif %}
 
-    def _load(self, alias: str) -> LoadedModel | None:
-        try:
-            bundle, info = self.registry.load(alias)
-        except RegistryError:
+    @property
+    def champion(self) -> LoadedModel | None:
+        return self.models.champion
+
+    @property
+    def challenger(self) -> LoadedModel | None:
+        return self.models.challenger
+
+    def _aliases(self) -> tuple[str, ...]:
+{%- if cookiecutter.experiment != 'none' %}
+        return (CHAMPION, CHALLENGER) if self.settings.experiment != "none" else (CHAMPION,)
+{%- else %}
+        return (CHAMPION,)
+{%- endif %}
+
+    def _load(self, version: int | None, current: LoadedModel | None) -> LoadedModel | None:
+        """Return the model of ``version`` (None: no model); reuse ``current`` if it is that one."""
+        if version is None:
             return None
+        if current is not None and current.version == version:
+            return current
+        bundle, info = self.registry.load(version)
         if bundle["schema_hash"] != schema.schema_hash():
-            raise RegistryError(
-                f"model version {info['version']} was trained on another feature schema"
-            )
+            raise RegistryError(f"model version {version} was trained on another feature schema")
         return LoadedModel(int(info["version"]), bundle["predictor"], bundle.get("metrics", {}))
 
     def reload(self) -> int | None:
-        """Load the current champion (and challenger), then swap; return the champion version."""
+        """Load the models the aliases point at, then swap them in; return the champion version.
+
+        A model that fails to load (checksum, schema) raises RegistryError and the models that
+        were serving keep serving.
+        """
         with self._reload_lock:
-            champion = self._load(CHAMPION)
-{%- if cookiecutter.experiment != 'none' %}
-            challenger = self._load(CHALLENGER) if self.settings.experiment != "none" else None
-            self.champion, self.challenger = champion, challenger
-{%- else %}
-            self.champion = champion
+            current = self.models
+            wanted = [self.registry.alias(alias) for alias in self._aliases()]
+            serving = (current.champion, current.challenger)[: len(wanted)]
+            loaded = [
+                self._load(version, model) for version, model in zip(wanted, serving, strict=True)
+            ]
+            self.models = Models(*loaded)
+        return self.models.champion.version if self.models.champion else None
+
+    def refresh(self) -> bool:
+        """Reload if a watched alias points at another version than the one serving."""
+        wanted = tuple(self.registry.alias(alias) for alias in self._aliases())
+        if wanted == self.models.versions()[: len(wanted)]:
+            return False
+        self.reload()
+        return True
+
+    def watch(self, interval_s: float) -> Callable[[], None]:
+        """Poll the registry every ``interval_s`` in a daemon thread; return its stop function."""
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(interval_s):
+                try:
+{%- if cookiecutter.monitoring %}
+                    self.log.flush()
 {%- endif %}
-        return champion.version if champion else None
+                    if self.refresh():
+                        logger.warning("now serving model version %s", self.models.versions())
+                except Exception:  # keep serving the loaded model; retry at the next poll
+                    logger.exception("model refresh failed, the loaded model keeps serving")
+
+        thread = threading.Thread(target=poll, name="model-watcher", daemon=True)
+        thread.start()
+
+        def stop_watching() -> None:
+            stop.set()
+            thread.join(timeout=max(1.0, 2 * interval_s))
+
+        return stop_watching
 
     @property
     def ready(self) -> bool:
-        return self.champion is not None
+        return self.models.champion is not None
 
     def predict(
         self,
@@ -107,10 +171,11 @@ class PredictionService:
         context: Mapping[str, Sequence[float]] | None = None,
     ) -> list[dict]:
         """Return one ``{prediction, model_version, variant}`` per (user, item, context) row."""
+        models = self.models
 {%- if cookiecutter.experiment != 'none' %}
-        champion, challenger = self.champion, self.challenger
+        champion, challenger = models.champion, models.challenger
 {%- else %}
-        champion = self.champion
+        champion = models.champion
 {%- endif %}
         if champion is None:
             raise NotReadyError("no champion model is loaded: run train and promote first")
@@ -147,6 +212,62 @@ class PredictionService:
         self.log.append(user_ids, item_ids, vectors, results)
 {%- endif %}
         return results
+
+    def predict_row(self, row: list[float]) -> dict:
+        """Score one row of the caller's features (schema order) with the champion, numpy-free.
+
+        Returns ``{prediction, model_version, variant}``{% if cookiecutter.experiment == 'shadow' %} and the shadow model's
+        ``shadow_prediction`` and ``shadow_version``{% elif cookiecutter.experiment == 'ab' %}; a row without entity ids
+        cannot be assigned to an experiment arm, so it is ``control``{% endif %}.
+        """
+        models = self.models
+        champion = models.champion
+        if champion is None:
+            raise NotReadyError("no champion model is loaded: run train and promote first")
+        started = time.perf_counter()
+        prediction = champion.predictor.predict_one(row)
+        result = {"prediction": prediction, "model_version": champion.version, "variant": "control"}
+{%- if cookiecutter.experiment == 'shadow' %}
+        if models.challenger is not None:
+            result["shadow_prediction"] = models.challenger.predictor.predict_one(row)
+            result["shadow_version"] = models.challenger.version
+{%- endif %}
+        self.last_latency_s = time.perf_counter() - started
+{%- if cookiecutter.monitoring %}
+        metrics.observe(champion.version, 1, self.last_latency_s)
+        self.log.write_row(row, prediction, champion.version)
+{%- endif %}
+        return result
+
+    def predict_features(self, vectors: np.ndarray) -> dict:
+        """Score the caller's feature rows (n, n_features) in schema order with the champion.
+
+        Returns ``{predictions (n,) or (n, k) array, model_version, variant}``{% if cookiecutter.experiment == 'shadow' %} and the shadow
+        model's ``shadow_predictions`` and ``shadow_version``{% elif cookiecutter.experiment == 'ab' %}. Rows without
+        entity ids cannot be assigned to an experiment arm: they are all ``control``{% endif %}.
+        """
+        models = self.models
+        champion = models.champion
+        if champion is None:
+            raise NotReadyError("no champion model is loaded: run train and promote first")
+        started = time.perf_counter()
+        predictions = champion.predictor.predict(vectors)
+        result = {
+            "predictions": predictions,
+            "model_version": champion.version,
+            "variant": "control",
+        }
+{%- if cookiecutter.experiment == 'shadow' %}
+        if models.challenger is not None:
+            result["shadow_predictions"] = models.challenger.predictor.predict(vectors)
+            result["shadow_version"] = models.challenger.version
+{%- endif %}
+        self.last_latency_s = time.perf_counter() - started
+{%- if cookiecutter.monitoring %}
+        metrics.observe(champion.version, len(vectors), self.last_latency_s)
+        self.log.write(vectors, predictions, champion.version)
+{%- endif %}
+        return result
 {%- if cookiecutter.vector_index != 'none' %}
 
     def recommend(self, user_id: int, k: int = 10) -> list[dict]:
