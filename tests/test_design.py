@@ -80,7 +80,7 @@ def test_news_feed_average_and_peak_qps():
     assert cap["human"]["avg_qps"] == "46,296 QPS"
     assert cap["peak_qps"] == 138_889 == answers["peak_qps"]
     assert cap["concurrency"] == pytest.approx(138_889 * 0.1)
-    assert cap["replicas"] == math.ceil(138_889 / (2000 * 0.6)) + 1 == 117
+    assert cap["replicas"] == math.ceil(138_889 / (4000 * 0.6)) + 1 == 59
     assert cap["units"]["avg_qps"] == "requests/s"
 
 
@@ -379,7 +379,7 @@ def test_capacity_section_shows_formulas_and_results():
     assert (
         "| Average QPS | DAU x requests per user per day / 86,400 | 2,000,000,000 x 2 / 86,400 | 46,296 QPS |" in text
     )
-    assert "| 117 replicas |" in text
+    assert "| 59 replicas |" in text
     batch = render(answers_for(prediction_mode="batch"), None)
     assert "Batch scoring throughput" in batch and "Serving replicas" not in batch and "Average QPS" not in batch
 
