@@ -349,3 +349,12 @@ def test_explain_shows_tradeoffs_derivations_and_rules():
     assert "needs a vector index" in result.out
     missing = run_mlsd("explain", "colour")
     assert missing.code == 2 and "unknown question 'colour'" in missing.err
+
+
+def test_new_from_a_prompt_asks_only_what_the_prompt_did_not_say(empty_dir):
+    result = run_mlsd("new", "--prompt", AD_PROMPT, "-o", str(empty_dir), stdin="\n" * 80)
+    assert result.code == 0, result.err
+    assert "Daily active users" not in result.out and "Latency budget" not in result.out
+    assert "Project name" in result.out and "Trainer" in result.out
+    answers = yaml.safe_load(next(empty_dir.glob("*/.mlsd/answers.yml")).read_text(encoding="utf-8"))
+    assert answers["daily_active_users"] == 300_000_000 and answers["latency_budget_ms"] == 50
