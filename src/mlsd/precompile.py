@@ -54,13 +54,19 @@ def write_bundles(template_root: Path, destination: Path) -> list[Path]:
 def load(folder: Path) -> dict[str, tuple[str, object]]:
     """Return ``{name: (sha256, code object)}`` from the bundles in ``folder`` (empty if none)."""
     code = folder / code_bundle_name()
-    if code.is_file():
-        try:
-            return marshal.loads(code.read_bytes())
-        except (EOFError, ValueError, TypeError):
-            pass
+    codes = _read_codes(code) if code.is_file() else None
+    if codes is not None:
+        return codes
     source = folder / SOURCE_BUNDLE
     if source.is_file():
         entries = json.loads(source.read_text(encoding="utf-8"))
         return {name: (e["sha256"], compile(e["python"], name, "exec")) for name, e in entries.items()}
     return {}
+
+
+def _read_codes(path: Path) -> dict | None:
+    """Return the marshalled code bundle, or None when this interpreter cannot read it."""
+    try:
+        return marshal.loads(path.read_bytes())
+    except (EOFError, ValueError, TypeError):
+        return None
