@@ -15,7 +15,14 @@ import tempfile
 from pathlib import Path
 
 from ..settings import Settings
-from .registry import CHALLENGER, CHAMPION, IntegrityError, RegistryError, sha256_bytes
+from .registry import (
+    CHALLENGER,
+    CHAMPION,
+    RegistryError,
+    resolve_version,
+    sha256_bytes,
+    verified_bundle,
+)
 
 
 class MlflowRegistry:
@@ -121,17 +128,10 @@ class MlflowRegistry:
         return version
 
     def load(self, alias_or_version: str | int = CHAMPION) -> tuple[dict, dict]:
-        version = alias_or_version
-        if isinstance(alias_or_version, str):
-            version = self.alias(alias_or_version)
-            if version is None:
-                raise RegistryError(
-                    f"no model has the alias {alias_or_version!r}: promote one first"
-                )
-        info = self.metadata(int(version))
+        """Return ``(bundle, metadata)``, verifying the artifact's sha256 before unpickling."""
+        version = resolve_version(self, alias_or_version)
+        info = self.metadata(version)
         with tempfile.TemporaryDirectory() as folder:
             local = self.client.download_artifacts(info["run_id"], "model/model.pkl", folder)
             data = Path(local).read_bytes()
-        if sha256_bytes(data) != info["sha256"]:
-            raise IntegrityError(f"model version {version} fails its sha256 check: re-register it")
-        return pickle.loads(data), info
+        return verified_bundle(data, version, info), info

@@ -122,18 +122,27 @@ class LocalRegistry:
 
     def load(self, alias_or_version: str | int = CHAMPION) -> tuple[dict, dict]:
         """Return ``(bundle, metadata)``, verifying the artifact's sha256 before unpickling."""
-        version = alias_or_version
-        if isinstance(alias_or_version, str):
-            version = self.alias(alias_or_version)
-            if version is None:
-                raise RegistryError(
-                    f"no model has the alias {alias_or_version!r}: promote one first"
-                )
-        info = self.metadata(int(version))
+        version = resolve_version(self, alias_or_version)
+        info = self.metadata(version)
         data = (self.root / f"v{version}" / "model.pkl").read_bytes()
-        if sha256_bytes(data) != info["sha256"]:
-            raise IntegrityError(f"model version {version} fails its sha256 check: re-register it")
-        return pickle.loads(data), info
+        return verified_bundle(data, version, info), info
+
+
+def resolve_version(registry, alias_or_version: str | int) -> int:
+    """Return the version an alias points to (or the version itself); refuse unknown aliases."""
+    if not isinstance(alias_or_version, str):
+        return int(alias_or_version)
+    version = registry.alias(alias_or_version)
+    if version is None:
+        raise RegistryError(f"no model has the alias {alias_or_version!r}: promote one first")
+    return int(version)
+
+
+def verified_bundle(data: bytes, version: int, info: dict) -> dict:
+    """Unpickle a model artifact only when its sha256 matches the one recorded at registration."""
+    if sha256_bytes(data) != info["sha256"]:
+        raise IntegrityError(f"model version {version} fails its sha256 check: re-register it")
+    return pickle.loads(data)
 
 
 def open_registry(settings: Settings):
