@@ -196,6 +196,8 @@ def test_bad_features_are_422(client, payload):
         b'{"features": [[1.0], [1.0, 2.0]]}',
         b'{"features": []}',
         b"\xff\xfe",
+        b'{"features": "\xc3\x28"}',
+        b"[" * 100_000,
     ],
 )
 def test_non_finite_ragged_or_undecodable_bodies_are_422(client, body):
