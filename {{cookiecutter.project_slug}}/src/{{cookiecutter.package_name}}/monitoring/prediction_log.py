@@ -98,27 +98,33 @@ class PredictionLog:
                 self._flush(now)
 
     def write_row(
-        self, row: Sequence[float], prediction: float | Sequence[float], model_version: int
+        self,
+        row: Sequence[float],
+        prediction: float | Sequence[float],
+        model_version: int,
+        variant: str = "control",
+        user_id: int = NO_ID,
+        item_id: int = NO_ID,
     ) -> None:
-        """Append one row scored from the caller's features; kept as Python data until flushed."""
+        """Append one scored row; kept as Python data until a flush converts them all at once."""
         now = time.time()
         with self._lock:
-            self._rows.append((now, model_version, prediction, row))
+            self._rows.append((now, model_version, prediction, row, variant, user_id, item_id))
             if now - self._flushed_at >= FLUSH_S or len(self._rows) >= FLUSH_ROWS:
                 self._flush(now)
 
     def _row_records(self) -> bytes:
         """Return the records of the rows kept by ``write_row`` (one conversion for all)."""
-        times, versions, predictions, rows = zip(*self._rows, strict=True)
+        times, versions, predictions, rows, variants, users, items = zip(*self._rows, strict=True)
         self._rows = []
         records = np.empty(len(rows), dtype=self.dtype)
         records["ts"] = times
-        records[schema.USER_KEY] = NO_ID
-        records[schema.ITEM_KEY] = NO_ID
+        records[schema.USER_KEY] = users
+        records[schema.ITEM_KEY] = items
         records["features"] = rows
         records["prediction"] = np.reshape(predictions, (len(rows), -1))
         records["model_version"] = versions
-        records["variant"] = VARIANTS.index("control")
+        records["variant"] = [VARIANTS.index(v) for v in variants]
         return records.tobytes()
 
     def _flush(self, now: float) -> None:
@@ -154,6 +160,17 @@ class PredictionLog:
         results: list[dict],
     ) -> None:
         """Append rows scored by entity id, with the core's per-row results."""
+        if len(results) == 1:  # the online path: one row, no numpy conversion until the flush
+            result = results[0]
+            self.write_row(
+                vectors[0],
+                result["prediction"],
+                result["model_version"],
+                result["variant"],
+                int(user_ids[0]),
+                int(item_ids[0]),
+            )
+            return
         self.write(
             vectors,
             np.array([np.ravel(r["prediction"]) for r in results], dtype=np.float64),
