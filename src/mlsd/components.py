@@ -27,6 +27,12 @@ COMPONENTS: list[dict] = [
         "paths": [f"{PKG}/ingestion/stream.py", "tests/test_stream.py"],
     },
     {
+        "id": "kafka_stream",
+        "title": "Kafka topic producer and consumer, tested on a local broker",
+        "when": {"stream_engine": ["kafka", "flink"]},
+        "paths": ["tests/test_stream_kafka.py"],
+    },
+    {
         "id": "feast",
         "title": "Feast feature repository",
         "when": {"feature_store": "feast"},

@@ -1,6 +1,22 @@
-"""Shared fixtures: small settings under a temporary folder, data, features and a full loop."""
+{%- set servers = cookiecutter.stream_engine in ['kafka', 'flink'] -%}
+"""Shared fixtures: small settings under a temporary folder, data, features and a full loop.
+{%- if servers %}
+
+``local_server`` runs a real server (a Kafka-protocol broker) on 127.0.0.1 for the tests that
+need one, and always stops it.
+{% endif %}"""
 
 from __future__ import annotations
+{%- if servers %}
+
+import contextlib
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+{%- endif %}
 
 import pytest
 
@@ -57,3 +73,54 @@ def loop(tmp_path_factory) -> tuple[Settings, dict]:
     """Settings and report of one full run of the loop, shared by read-only tests."""
     settings = small_settings(tmp_path_factory.mktemp("loop"))
     return settings, run_all(settings)
+{%- if servers %}
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_server(
+    command: list[str], port: int, log: Path, timeout_s: float = 20.0
+) -> Iterator[None]:
+    """Run ``command`` for the block, entered once it accepts connections on 127.0.0.1:``port``.
+
+    Its output goes to ``log``. On exit it gets SIGINT, then SIGKILL after 5 s, and is reaped.
+    """
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _accepts(port):
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited with {process.returncode}: {_tail(log)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{command[0]} not listening on {port} after {timeout_s:g} s")
+            time.sleep(0.05)
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+{%- endif %}

@@ -14,6 +14,9 @@ from collections.abc import Callable
 VERBS: dict[str, str] = {
     "data": "write seeded synthetic data to var/raw",
     "ingest": "validate raw tables; good rows to var/clean, bad ones to the dead-letter store",
+{%- if cookiecutter.stream_engine in ['kafka', 'flink'] %}
+    "publish": "produce the synthetic event log to the Kafka topic (stream_engine=kafka or flink)",
+{%- endif %}
 {%- if cookiecutter.stream_engine != 'none' %}
     "stream": "consume the event stream from the committed offset into the online store",
 {%- endif %}

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "localhost:9092"
     kafka_topic: str = "{{ cookiecutter.project_slug }}-events"
     kafka_group: str = "{{ cookiecutter.project_slug }}"
+    kafka_timeout_s: float = Field(60.0, gt=0.0)
+    """Bound on one Kafka ``stream`` run: the group join, then each partition read to its end."""
+    kafka_session_timeout_ms: int = Field(45_000, ge=1_000)
+    """Consumer-group session timeout; a lone consumer's join can wait for half of it."""
     feature_store: Literal["builtin", "feast"] = "{{ 'feast' if cookiecutter.feature_store == 'feast' else 'builtin' }}"
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://localhost:6379/0"

@@ -1,10 +1,12 @@
 """Stream ingestion: consume user-activity events and keep online features fresh.
 
 Reads the JSON-lines event log ``raw/events.jsonl`` with an offset committed after each batch
-(``stream/offsets.json``), or a Kafka topic when ``stream_engine=kafka``. Valid events
-update the online store and land once in ``stream/sink.db`` (keyed by event id); malformed
-ones go to the dead-letter store. A crash re-reads at most one uncommitted batch, which the
-sink deduplicates.
+(``stream/offsets.json``){% if cookiecutter.stream_engine in ['kafka', 'flink'] %}, or the Kafka topic ``kafka_topic`` when ``stream_engine`` is
+``kafka`` or ``flink`` (the Flink jobs share that topic; this project consumes it with
+confluent-kafka, and ``publish`` feeds it the synthetic log){% endif %}. Valid events update the
+online store and land once in ``stream/sink.db`` (keyed by event id); malformed ones go to the
+dead-letter store. Offsets are committed only after a batch is applied, so a crash re-reads at
+most one batch, which the sink deduplicates.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+{%- if cookiecutter.stream_engine in ['kafka', 'flink'] %}
+import time
+{%- endif %}
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -114,7 +119,7 @@ def consume(
 ) -> dict:
     """Consume from the committed offset to the end of the log (or ``max_events``)."""
 {%- if cookiecutter.stream_engine in ['kafka', 'flink'] %}
-    if settings.stream_engine == "kafka":
+    if settings.stream_engine in ("kafka", "flink"):
         return consume_kafka(settings, store, batch_size, max_events)
 {%- endif %}
     log = settings.directory("raw") / "events.jsonl"
@@ -149,32 +154,156 @@ def _apply(
 {%- if cookiecutter.stream_engine in ['kafka', 'flink'] %}
 
 
+class KafkaProgress:
+    """Partitions a group consumer was assigned, those it read to the end, and its last error."""
+
+    def __init__(self) -> None:
+        self.joined = False
+        self.assigned: set[tuple[str, int]] = set()
+        self.ended: set[tuple[str, int]] = set()
+        self.last_error = ""
+
+    @property
+    def done(self) -> bool:
+        return self.joined and self.ended >= self.assigned
+
+    def assign(self, _consumer, partitions: list) -> None:
+        self.joined = True
+        self.assigned |= {(p.topic, p.partition) for p in partitions}
+
+    def revoke(self, _consumer, partitions: list) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        self.assigned -= gone
+        self.ended -= gone
+
+    def error(self, error) -> None:
+        self.last_error = error.str()
+
+    def is_record(self, message) -> bool:
+        """Return True for a record; note end-of-partition events, raise fatal errors."""
+        from confluent_kafka import KafkaError, KafkaException
+
+        error = message.error()
+        partition = (message.topic(), message.partition())
+        if error is None:
+            self.ended.discard(partition)
+            return True
+        if error.code() == KafkaError._PARTITION_EOF:
+            self.ended.add(partition)
+        elif error.fatal():
+            raise KafkaException(error)
+        else:
+            self.error(error)
+        return False
+
+
 def consume_kafka(
-    settings: Settings, store: BuiltinStore, batch_size: int, max_events: int | None
+    settings: Settings, store: BuiltinStore, batch_size: int = 100, max_events: int | None = None
 ) -> dict:
-    """Consume the Kafka topic, committing offsets only after a batch is applied."""
+    """Consume the topic up to the end of every assigned partition (or ``max_events``).
+
+    An empty poll is not the end: joining the consumer group can take seconds. The run ends when
+    each partition this consumer was assigned reports end-of-partition, or after
+    ``kafka_timeout_s``; it fails if no assignment arrived by then. Offsets are committed after
+    each batch is applied (at-least-once).
+    """
     from confluent_kafka import Consumer
 
+    progress = KafkaProgress()
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
             "group.id": settings.kafka_group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "session.timeout.ms": settings.kafka_session_timeout_ms,
+            "error_cb": progress.error,
         }
     )
-    consumer.subscribe([settings.kafka_topic])
+    consumer.subscribe([settings.kafka_topic], on_assign=progress.assign, on_revoke=progress.revoke)
     totals = {"accepted": 0, "rejected": 0, "added": 0}
+    read = 0
+    deadline = time.monotonic() + settings.kafka_timeout_s
     try:
-        while max_events is None or totals["accepted"] + totals["rejected"] < max_events:
-            messages = consumer.consume(batch_size, timeout=1.0)
-            if not messages:
+        while not progress.done and (max_events is None or read < max_events):
+            left = deadline - time.monotonic()
+            if left <= 0:
                 break
-            lines = [m.value().decode("utf-8", "replace") for m in messages if m.error() is None]
-            for name, value in process(settings, store, lines).items():
-                totals[name] += value
-            consumer.commit(asynchronous=False)
+            wanted = batch_size if max_events is None else min(batch_size, max_events - read)
+            messages = consumer.consume(wanted, timeout=min(1.0, left))
+            batch = [message for message in messages if progress.is_record(message)]
+            if batch:
+                counts = process(settings, store, [_text(message.value()) for message in batch])
+                commit_offsets(consumer, batch)
+                read += len(batch)
+                for name, value in counts.items():
+                    totals[name] += value
+        position = {"partitions": len(progress.assigned), "at_end": progress.done}
     finally:
         consumer.close()
-    return totals
+    if not progress.joined:
+        reason = f" (last error: {progress.last_error})" if progress.last_error else ""
+        raise TimeoutError(
+            f"no partition of {settings.kafka_topic} assigned within {settings.kafka_timeout_s:g} s"
+            f" from {settings.kafka_bootstrap}{reason}: check kafka_bootstrap and the topic"
+        )
+    return {**totals, **position}
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode("utf-8", "replace")
+
+
+def commit_offsets(consumer, messages: list) -> None:
+    """Commit, synchronously, the offset after the last of ``messages`` in each partition."""
+    from confluent_kafka import TopicPartition
+
+    following: dict[tuple[str, int], int] = {}
+    for message in messages:
+        key = (message.topic(), message.partition())
+        following[key] = max(following.get(key, 0), message.offset() + 1)
+    offsets = [TopicPartition(topic, part, offset) for (topic, part), offset in following.items()]
+    consumer.commit(offsets=offsets, asynchronous=False)
+
+
+def publish(settings: Settings, lines: Iterable[str] | None = None) -> dict:
+    """Produce ``lines`` (default: the log ``raw/events.jsonl``) to the topic; return counts.
+
+    Each event is keyed by its user id, so one user's events stay in order on one partition;
+    malformed lines are sent unkeyed (the consumer dead-letters them).
+    """
+    from confluent_kafka import Producer
+
+    if lines is None:
+        log = settings.directory("raw") / "events.jsonl"
+        lines = (line for _, line in read_log(log, 0))
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
+    failures: list[str] = []
+
+    def delivered(error, _message) -> None:
+        if error is not None:
+            failures.append(error.str())
+
+    sent = 0
+    for line in lines:
+        event, _ = parse_event(line)
+        key = None if event is None else str(event[schema.USER_KEY]).encode()
+        while True:
+            try:
+                producer.produce(
+                    settings.kafka_topic, line.rstrip("\n").encode(), key, on_delivery=delivered
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)
+        sent += 1
+    undelivered = producer.flush(settings.kafka_timeout_s)
+    if undelivered or failures:
+        reason = failures[0] if failures else f"{undelivered} still queued"
+        raise RuntimeError(
+            f"{undelivered + len(failures)} of {sent} events not delivered to "
+            f"{settings.kafka_topic} at {settings.kafka_bootstrap}: {reason}"
+        )
+    return {"published": sent, "topic": settings.kafka_topic}
 {%- endif %}

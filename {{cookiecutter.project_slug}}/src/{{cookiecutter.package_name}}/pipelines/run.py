@@ -33,6 +33,17 @@ def step_ingest(settings: Settings) -> dict:
 
 def step_features(settings: Settings) -> dict:
     return open_store(settings).materialize()
+{%- if cookiecutter.stream_engine in ['kafka', 'flink'] %}
+
+
+def step_publish(settings: Settings) -> dict:
+    """Feed the Kafka topic the synthetic event log (the embedded consumer reads the log itself)."""
+    if settings.stream_engine not in ("kafka", "flink"):
+        return {"published": 0, "reason": f"stream_engine={settings.stream_engine} reads the log"}
+    from ..ingestion.stream import publish
+
+    return publish(settings)
+{%- endif %}
 {%- if cookiecutter.stream_engine != 'none' %}
 
 
@@ -130,6 +141,9 @@ STEPS: dict[str, Callable[[Settings], dict]] = {
     "data": step_data,
     "ingest": step_ingest,
     "features": step_features,
+{%- if cookiecutter.stream_engine in ['kafka', 'flink'] %}
+    "publish": step_publish,
+{%- endif %}
 {%- if cookiecutter.stream_engine != 'none' %}
     "stream": step_stream,
 {%- endif %}
