@@ -36,7 +36,7 @@ COMPONENTS: list[dict] = [
         "id": "feast",
         "title": "Feast feature repository",
         "when": {"feature_store": "feast"},
-        "paths": [f"{PKG}/features/feast_repo"],
+        "paths": [f"{PKG}/features/feast_repo", "tests/test_features_redis.py"],
     },
     {
         "id": "training",

@@ -1,9 +1,9 @@
-{%- set servers = cookiecutter.stream_engine in ['kafka', 'flink'] -%}
+{%- set servers = cookiecutter.stream_engine in ['kafka', 'flink'] or cookiecutter.feature_store == 'feast' -%}
 """Shared fixtures: small settings under a temporary folder, data, features and a full loop.
 {%- if servers %}
 
-``local_server`` runs a real server (a Kafka-protocol broker) on 127.0.0.1 for the tests that
-need one, and always stops it.
+``local_server`` runs a real server (a Kafka-protocol broker, Redis) on 127.0.0.1 for the tests
+that need one, and always stops it.
 {% endif %}"""
 
 from __future__ import annotations

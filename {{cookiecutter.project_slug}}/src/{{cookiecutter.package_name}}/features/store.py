@@ -3,7 +3,9 @@
 ``materialize`` reads ``clean/{users,items}.parquet`` and writes ``features/{user,item}.parquet``
 (offline) and the online store (SQLite ``features/online.db``).
 {%- if cookiecutter.feature_store == 'feast' %}
-With ``feature_store=feast`` the same interface is backed by Feast (``feast_repo/``).
+With ``feature_store=feast`` the same interface is backed by Feast (``feast_repo/``), its online
+store SQLite under ``var_dir/feast`` or Redis (``online_store=redis`` at ``redis_url``). Online
+rows carry their write time, so a later materialization replaces earlier values on Redis too.
 {%- endif %}
 Training rows (``get_training_frame``) and serving rows (``get_online_features``) are both built
 by ``assemble`` from the schema, so the same entity and context give the same vector.
@@ -210,7 +212,7 @@ class FeastStore(BuiltinStore):
             folder = self.settings.directory("feast")
             online = {"type": "sqlite", "path": str(folder / "online.db")}
             if self.settings.online_store == "redis":
-                address = self.settings.redis_url.removeprefix("redis://").split("/")[0]
+                address = redis_connection_string(self.settings.redis_url)
                 online = {"type": "redis", "connection_string": address}
             config = RepoConfig(
                 project="{{ cookiecutter.package_name }}",
@@ -227,7 +229,9 @@ class FeastStore(BuiltinStore):
         return self._feast
 
     def write_online(self, group: str, frame: pd.DataFrame) -> None:
-        self.feast().write_to_online_store(f"{group}_features", frame)
+        """Write rows stamped with the write time: Redis keeps a row only if its stamp is newer."""
+        stamped = frame.assign(**{TIMESTAMP: pd.Timestamp.now(tz="UTC")})
+        self.feast().write_to_online_store(f"{group}_features", stamped)
 
     def update_online(self, group: str, rows: pd.DataFrame) -> None:
         """Overwrite some feature columns of the entities that exist (unknown ones are skipped)."""
@@ -236,7 +240,6 @@ class FeastStore(BuiltinStore):
         frame = current[known].copy()
         for name in rows.columns:
             frame[name] = rows[name].to_numpy()[known]
-        frame[TIMESTAMP] = pd.Timestamp.now(tz="UTC")
         if len(frame):
             self.write_online(group, frame)
 
@@ -257,6 +260,24 @@ class FeastStore(BuiltinStore):
             if value is None:
                 raise UnknownEntityError(f"unknown {KEYS[group]} {i}")
         return {name: np.asarray(response[name], dtype=np.float64) for name in names}
+
+
+def redis_connection_string(url: str) -> str:
+    """Return Feast's ``host:port,db=N[,password=...][,ssl=true]`` form of a ``redis://`` URL."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"redis_url {url!r} is not redis://[:password@]host[:port][/db]")
+    db = parts.path.strip("/") or "0"
+    options = [f"{parts.hostname}:{parts.port or 6379}", f"db={int(db)}"]
+    if parts.username:
+        options.append(f"username={unquote(parts.username)}")
+    if parts.password:
+        options.append(f"password={unquote(parts.password)}")
+    if parts.scheme == "rediss":
+        options.append("ssl=true")
+    return ",".join(options)
 {%- endif %}
 
 
