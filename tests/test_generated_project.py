@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,11 +27,14 @@ CONFIGS = {
         "registry": "mlflow",
         "serving": "rest",
     },
-    "retrieval-faiss-grpc": {
+    # A recommender fed by a Kafka topic: feature_freshness=seconds derives Feast, so both the
+    # consumer's tests (on a Tansu broker) and the Redis online-store tests must run.
+    "retrieval-faiss-grpc-kafka": {
         "ml_task": "retrieval",
         "vector_index": "faiss",
         "serving": "grpc",
         "feature_freshness": "seconds",
+        "stream_engine": "kafka",
     },
     "spark-batch-scoring": {"prediction_mode": "batch", "batch_engine": "spark", "ml_task": "regression"},
     "batch-regression-xgboost": {
@@ -45,6 +50,16 @@ def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
+def server_tests(answers: dict) -> list[str]:
+    """Return the generated test files that start a real server and must run, not skip."""
+    files = []
+    if answers["stream_engine"] in ("kafka", "flink"):
+        files.append("tests/test_stream_kafka.py")
+    if answers["feature_store"] == "feast":
+        files.append("tests/test_features_redis.py")
+    return files
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
     answers = resolve(spec, project_name=f"Gen {name}", **CONFIGS[name])
@@ -58,10 +73,19 @@ def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
         [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-e", f".[{extras}]"], project, env
     )
     assert install.returncode == 0, install.stderr[-2000:]
-    tests = _run([str(venv / "bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    demo = _run(["make", "demo"], project, env)
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    assert json.loads((project / "var/reports/run.json").read_text())["train"]["version"]
+    # -rfEsp: one summary line per passed or skipped test, "PASSED path::name" / "SKIPPED [n] path:line"
+    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEsp"]
+    tests = _run([str(venv / "bin/python"), *pytest_args], project, env)
     assert tests.returncode == 0, tests.stdout[-4000:]
     assert " passed" in tests.stdout
     if answers["batch_engine"] == "spark":
         assert "skipped" not in tests.stdout, "the Spark tests must run, not skip"
+    for path in server_tests(answers):
+        skipped = re.findall(rf"^SKIPPED \[\d+\] {re.escape(path)}:.*$", tests.stdout, re.MULTILINE)
+        assert not skipped, f"{path} must run against its server, not skip: {skipped[0]}"
+        assert f"PASSED {path}::" in tests.stdout, f"{path} did not run"
     lint = _run([str(venv / "bin/ruff"), "check", "--no-cache", "."], project, env)
     assert lint.returncode == 0, lint.stdout[-2000:]
