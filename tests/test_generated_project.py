@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,14 +37,32 @@ CONFIGS = {
         "feature_freshness": "seconds",
         "stream_engine": "kafka",
     },
-    "spark-batch-scoring": {"prediction_mode": "batch", "batch_engine": "spark", "ml_task": "regression"},
-    "batch-regression-xgboost": {
+    "spark-batch-scoring-py312": {
+        "prediction_mode": "batch",
+        "batch_engine": "spark",
+        "ml_task": "regression",
+        "python_version": "3.12",
+    },
+    "batch-regression-xgboost-py313": {
         "prediction_mode": "batch",
         "ml_task": "regression",
         "trainer": "xgboost",
         "monitoring": False,
+        "python_version": "3.13",
     },
+    # torch==2.13.0 comes from the CPU wheel in pip's find-links (PIP_FIND_LINKS), which the
+    # project's Makefile passes on to uv; from the index it would pull the CUDA build.
+    "multiclass-pytorch": {"ml_task": "multiclass", "trainer": "pytorch"},
 }
+
+
+def interpreter(version: str) -> str | None:
+    """Return a working python``version`` of this machine: on PATH, else in pyenv's versions."""
+    pyenv = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    for candidate in (shutil.which(f"python{version}"), *map(str, pyenv)):
+        if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
+            return candidate
+    return None
 
 
 def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -63,16 +82,30 @@ def server_tests(answers: dict) -> list[str]:
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
     answers = resolve(spec, project_name=f"Gen {name}", **CONFIGS[name])
+    python = interpreter(answers["python_version"])
+    if python is None:
+        pytest.skip(f"no Python {answers['python_version']} on this machine")
+    if answers["trainer"] == "pytorch" and not os.environ.get("PIP_FIND_LINKS"):
+        pytest.skip("no local CPU torch wheel (PIP_FIND_LINKS): the index would pull the CUDA build")
     project = render.generate(answers, spec, tmp_path)
     uv = str(Path(sys.executable).parent / "uv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{Path(uv).parent}{os.pathsep}{env.get('PATH', '')}"
     venv = project / ".venv"
-    assert _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], project, env).returncode == 0
-    extras = "dev,spark" if answers["batch_engine"] == "spark" else "dev"
-    install = _run(
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "-e", f".[{extras}]"], project, env
-    )
-    assert install.returncode == 0, install.stderr[-2000:]
+    if name == "defaults":  # the user's path: make lock, then make setup installs exactly uv.lock
+        for target in ("lock", "setup"):
+            made = _run(["make", target], project, env)
+            assert made.returncode == 0, made.stderr[-2000:]
+        assert (project / "uv.lock").is_file() and (venv / "bin/ruff").is_file()
+    else:
+        assert _run([uv, "venv", "--quiet", "--python", python, str(venv)], project, env).returncode == 0
+        extras = "dev,spark" if answers["batch_engine"] == "spark" else "dev"
+        links = [arg for folder in env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", folder)]
+        command = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), *links, "-e", f".[{extras}]"]
+        install = _run(command, project, env)
+        assert install.returncode == 0, install.stderr[-2000:]
+    version = _run([str(venv / "bin/python"), "-c", "import sys; print(sys.version[:4])"], project, env)
+    assert version.stdout.strip() == answers["python_version"]
     demo = _run(["make", "demo"], project, env)
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert json.loads((project / "var/reports/run.json").read_text())["train"]["version"]

@@ -119,14 +119,17 @@ class TorchMLP:
             loss = loss_fn(self.net_(x), y)
             loss.backward()
             optimizer.step()
+        # Serve in float64: float32 sums differ between a batch and a single row by ~1e-7,
+        # so online and offline scores of the same row would not agree to the bit.
+        self.net_ = self.net_.double().eval()
         return self
 
     def _logits(self, features: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.no_grad():
-            x = torch.tensor((features - self.mean_) / self.scale_, dtype=torch.float32)
-            return self.net_(x).numpy().astype(np.float64)
+            x = torch.tensor((features - self.mean_) / self.scale_, dtype=torch.float64)
+            return self.net_(x).numpy()
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         z = self._logits(features)
