@@ -47,6 +47,13 @@ DIMENSIONS = [
 NAMED_PAIRS = {
     "rest-grpc-shadow": {"serving": "rest+grpc", "experiment": "shadow"},
     "feast-kafka": {"feature_freshness": "seconds", "feature_store": "feast", "stream_engine": "kafka"},
+    # a package that sorts before "conftest": the tests' imports must not depend on the name
+    "early-name-feast-kafka": {
+        "project_name": "Alpha",
+        "feature_freshness": "seconds",
+        "feature_store": "feast",
+        "stream_engine": "kafka",
+    },
     "mlflow-airflow": {"registry": "mlflow", "orchestrator": "airflow"},
     "batch-spark": {"prediction_mode": "batch", "batch_engine": "spark", "ml_task": "regression"},
     "retrieval-hnswlib-grpc": {"ml_task": "retrieval", "vector_index": "hnswlib", "serving": "grpc"},

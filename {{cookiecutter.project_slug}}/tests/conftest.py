@@ -18,10 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 {%- endif %}
 
+import numpy as np
 import pytest
 
+from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.features.store import (
+    BuiltinStore,
     open_store,
 )
 from {{ cookiecutter.package_name }}.ingestion.batch import ingest
@@ -66,6 +69,19 @@ def materialized(ingested: Settings):
     store = open_store(ingested)
     store.materialize()
     return store
+
+
+def assert_online_equals_training(store: BuiltinStore) -> None:
+    """The vectors served online equal the training vectors of the same rows (no skew)."""
+    frame = store.get_training_frame()
+    rows = frame.sample(25, random_state=0)
+    context = {name: rows[name].tolist() for name in schema.CONTEXT_DEFAULTS}
+    online = store.get_online_features(
+        rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist(), context
+    )
+    assert list(online.columns) == schema.feature_names()
+    offline = rows[schema.feature_names()].to_numpy()
+    np.testing.assert_allclose(online.to_numpy(), offline, rtol=1e-12)
 
 
 @pytest.fixture(scope="session")

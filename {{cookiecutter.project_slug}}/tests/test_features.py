@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }} import schema
@@ -8,17 +7,11 @@ from {{ cookiecutter.package_name }}.features.store import (
     UnknownEntityError,
 )
 
+from conftest import assert_online_equals_training
+
 
 def test_online_vector_equals_offline_vector_for_the_same_entity(materialized):
-    frame = materialized.get_training_frame()
-    rows = frame.sample(25, random_state=0)
-    context = {name: rows[name].tolist() for name in schema.CONTEXT_DEFAULTS}
-    online = materialized.get_online_features(
-        rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist(), context
-    )
-    offline = rows[schema.feature_names()].to_numpy()
-    np.testing.assert_allclose(online.to_numpy(), offline, rtol=1e-12)
-    assert list(online.columns) == schema.feature_names()
+    assert_online_equals_training(materialized)
 
 
 def test_training_frame_has_one_row_per_clean_event(materialized):

@@ -10,11 +10,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import free_port, local_server, small_settings
 from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.features.store import (
@@ -24,6 +22,8 @@ from {{ cookiecutter.package_name }}.features.store import (
     redis_connection_string,
 )
 from {{ cookiecutter.package_name }}.ingestion.batch import ingest
+
+from conftest import assert_online_equals_training, free_port, local_server, small_settings
 
 DATABASE = 1
 
@@ -61,17 +61,6 @@ def redis_store(tmp_path, redis_url: str) -> BuiltinStore:
     store = open_store(settings)
     store.materialize()
     return store
-
-
-def assert_online_equals_training(store: BuiltinStore) -> None:
-    frame = store.get_training_frame()
-    rows = frame.sample(25, random_state=0)
-    context = {name: rows[name].tolist() for name in schema.CONTEXT_DEFAULTS}
-    online = store.get_online_features(
-        rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist(), context
-    )
-    offline = rows[schema.feature_names()].to_numpy()
-    np.testing.assert_allclose(online.to_numpy(), offline, rtol=1e-12)
 
 
 def test_online_vector_from_redis_equals_the_offline_training_vector(redis_store, redis_url):

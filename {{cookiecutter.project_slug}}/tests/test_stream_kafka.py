@@ -18,7 +18,6 @@ from importlib import resources
 
 import pytest
 
-from conftest import free_port, local_server, small_settings
 from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.features.store import BuiltinStore, open_store
@@ -32,6 +31,8 @@ from {{ cookiecutter.package_name }}.ingestion.stream import (
     sink_count,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from conftest import free_port, local_server, small_settings
 
 MALFORMED = [
     '{"cut": ',
