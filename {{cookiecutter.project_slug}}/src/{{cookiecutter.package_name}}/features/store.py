@@ -187,12 +187,10 @@ class BuiltinStore:
         if len(rows) != len(unique):
             found = {row[0] for row in rows}
             raise UnknownEntityError(f"unknown {key} {next(i for i in unique if i not in found)}")
-        if len(unique) == 1:
-            values = np.array(rows[0][1:] * len(wanted), dtype=np.float64)
-        else:
-            found = {row[0]: row[1:] for row in rows}
-            values = np.array([found[i] for i in wanted], dtype=np.float64)
-        values = values.reshape(len(wanted), len(names))
+        found = {row[0]: row[1:] for row in rows}
+        values = np.array([found[i] for i in wanted], dtype=np.float64).reshape(
+            len(wanted), len(names)
+        )
         return {name: values[:, k] for k, name in enumerate(names)}
 {%- if cookiecutter.feature_store == 'feast' %}
 
