@@ -40,6 +40,67 @@ def test_prediction_log_round_trips(settings):
     assert len(frame) == 2 and frame[schema.feature_names()[0]].tolist() == [0.0, vectors[1, 0]]
 
 
+def _batch(log, first: int, rows: int) -> None:
+    """Write ``rows`` rows whose first feature counts up from ``first``."""
+    vectors = np.zeros((rows, len(schema.feature_names())))
+    vectors[:, 0] = np.arange(first, first + rows)
+    log.write(vectors, np.full(rows, 0.5), 1)
+
+
+def test_prediction_log_keeps_only_the_newest_rows_in_a_bounded_file(settings):
+    small = settings.model_copy(update={"prediction_log_rows": 1000})
+    log = prediction_log.PredictionLog(small)
+    for first in range(0, 2500, 100):
+        _batch(log, first, 100)
+        log.flush()
+    _batch(log, 2500, 2500)  # one write larger than the ring
+    frame = log.read()
+    assert frame[schema.feature_names()[0]].tolist() == list(range(4000, 5000))
+    size = log.path.stat().st_size
+    assert size == prediction_log.HEADER_BYTES + 1000 * log.dtype.itemsize
+    log.close()
+
+
+def test_prediction_log_is_shared_by_two_writers_and_survives_a_restart(settings):
+    small = settings.model_copy(update={"prediction_log_rows": 1000})
+    first, second = prediction_log.PredictionLog(small), prediction_log.PredictionLog(small)
+    _batch(first, 0, 300)
+    first.flush()
+    _batch(second, 300, 300)
+    second.flush()
+    _batch(first, 600, 300)
+    first.close()
+    second.close()
+    reopened = prediction_log.PredictionLog(small)
+    assert reopened.read()[schema.feature_names()[0]].tolist() == list(range(900))
+    reopened.close()
+
+
+def test_prediction_log_converts_another_capacity_and_an_append_only_file(settings):
+    log = prediction_log.PredictionLog(settings.model_copy(update={"prediction_log_rows": 2000}))
+    _batch(log, 0, 1500)
+    log.close()
+    small = settings.model_copy(update={"prediction_log_rows": 1000})
+    smaller = prediction_log.PredictionLog(small)
+    assert smaller.read()[schema.feature_names()[0]].tolist() == list(range(500, 1500))
+    smaller.close()
+    # an earlier version appended records with no header; a torn last record is dropped
+    records = np.zeros(1500, dtype=prediction_log.record_dtype())
+    records["features"][:, 0] = np.arange(1500)
+    log.path.write_bytes(records.tobytes() + b"torn")
+    legacy = prediction_log.PredictionLog(small)
+    assert legacy.read()[schema.feature_names()[0]].tolist() == list(range(500, 1500))
+    legacy.close()
+
+
+def test_prediction_log_refuses_a_file_of_another_record_layout(settings):
+    log = prediction_log.PredictionLog(settings)
+    header = prediction_log.HEADER.pack(prediction_log.MAGIC, log.dtype.itemsize + 8, 1000, 0)
+    log.path.write_bytes(header.ljust(prediction_log.HEADER_BYTES, b"\0"))
+    with pytest.raises(prediction_log.LogFormatError, match="move the file away"):
+        log.read()
+
+
 def test_metrics_count_requests(loop):
     pytest.importorskip("prometheus_client")
     from {{ cookiecutter.package_name }}.monitoring import metrics

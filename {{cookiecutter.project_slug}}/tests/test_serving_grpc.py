@@ -9,7 +9,7 @@ N_FEATURES = len(schema.feature_names())
 
 
 @pytest.fixture(scope="module")
-def stub(loop):
+def channel(loop):
     grpc = pytest.importorskip("grpc")
     pytest.importorskip("grpc_tools")
     from {{ cookiecutter.package_name }}.serving import (
@@ -18,11 +18,22 @@ def stub(loop):
 
     settings, _ = loop
     server, port = grpc_server.create_server(settings, port=0)
-    messages, services = grpc_server.load_protos(settings)
     channel = grpc.insecure_channel(f"{settings.serve_host}:{port}")
-    yield grpc, messages, services.PredictorStub(channel)
+    yield channel
     channel.close()
     server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def stub(channel, loop):
+    import grpc
+
+    from {{ cookiecutter.package_name }}.serving import (
+        grpc_server,
+    )
+
+    messages, services = grpc_server.load_protos(loop[0])
+    return grpc, messages, services.PredictorStub(channel)
 
 
 def _request(messages, user: int, item: int, **context):
@@ -102,4 +113,76 @@ def test_bad_features_are_invalid_argument(stub, request_fields):
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as error:
         client.PredictBatch(messages.PredictBatchRequest(**request_fields), timeout=5)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.fixture(scope="module")
+def wire(loop):
+    pytest.importorskip("grpc_tools")
+    from {{ cookiecutter.package_name }}.serving import (
+        grpc_server,
+    )
+
+    messages, _ = grpc_server.load_protos(loop[0])
+    return grpc_server, messages
+
+
+@pytest.mark.parametrize("rows", [1, 256, 1000])
+def test_packed_features_are_read_in_place_exactly(wire, rows):
+    grpc_server, messages = wire
+    values = np.random.default_rng(rows).normal(size=rows * N_FEATURES)
+    body = messages.PredictBatchRequest(features=values.tolist()).SerializeToString()
+    np.testing.assert_array_equal(grpc_server.packed_features(body), values)
+
+
+def test_other_batch_messages_are_left_to_protobuf(wire):
+    grpc_server, messages = wire
+    values = [0.5] * N_FEATURES
+    instance = messages.PredictRequest(**{schema.USER_KEY: 1, schema.ITEM_KEY: 2})
+    packed = messages.PredictBatchRequest(features=values).SerializeToString()
+    unpacked = b"".join(b"\x11" + np.float64(v).tobytes() for v in values)  # field 2, one by one
+    assert list(messages.PredictBatchRequest.FromString(unpacked).features) == values
+    for body in (
+        b"",
+        messages.PredictBatchRequest(instances=[instance]).SerializeToString(),
+        messages.PredictBatchRequest(instances=[instance], features=values).SerializeToString(),
+        unpacked,
+        packed + b"\x18\x01",  # another field after the features
+        packed[:-1],  # the length says more than the body holds
+        b"\x12\x03abc",  # a length that is not a whole number of doubles
+        b"\x12" + b"\xff" * 11,  # an endless varint
+    ):
+        assert grpc_server.packed_features(body) is None
+
+
+@pytest.mark.parametrize(
+    ("outputs", "version", "variant"), [(1, 1, "control"), (3, 300, "treatment")]
+)
+def test_packed_answer_is_the_message_protobuf_writes(wire, outputs, version, variant):
+    grpc_server, messages = wire
+    scores = np.random.default_rng(version).random(256 * outputs)
+    body = grpc_server.packed_answer(scores, outputs, version, variant)
+    expected = messages.PredictBatchResponse(
+        scores=scores.tolist(), outputs_per_row=outputs, model_version=version, variant=variant
+    )
+    assert messages.PredictBatchResponse.FromString(body) == expected
+
+
+def test_unpacked_and_malformed_batches_over_the_wire(stub, channel, loop):
+    grpc, messages, client = stub
+    settings, _ = loop
+    matrix = np.random.default_rng(3).normal(size=(4, N_FEATURES))
+    packed = client.PredictBatch(
+        messages.PredictBatchRequest(features=matrix.ravel().tolist()), timeout=5
+    )
+    raw = channel.unary_unary(f"/{messages.DESCRIPTOR.package}.Predictor/PredictBatch")
+    unpacked = b"".join(b"\x11" + v.tobytes() for v in matrix.ravel().astype("<f8"))
+    assert messages.PredictBatchResponse.FromString(raw(unpacked, timeout=5)) == packed
+    for body in (b"\xff\xff\xff", b"\x12\x05abc"):
+        with pytest.raises(grpc.RpcError) as error:
+            raw(body, timeout=5)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    too_many = np.zeros((settings.max_batch_size + 1) * N_FEATURES).tolist()
+    with pytest.raises(grpc.RpcError) as error:
+        client.PredictBatch(messages.PredictBatchRequest(features=too_many), timeout=5)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -41,7 +41,7 @@ VERBS: dict[str, str] = {
     "experiment": "size the experiment and analyse its outcome",
 {%- endif %}
     "demo": "run the whole loop on synthetic data",
-    "bench": "benchmark serving on 127.0.0.1 against a raw ASGI floor: one table",
+    "bench": "benchmark serving on 127.0.0.1 against its floors{% if cookiecutter.registry == 'mlflow' %} and mlflow{% endif %}: one table",
 }
 
 
@@ -58,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
             verb.add_argument(
                 "--version", type=int, help="version to promote (default: challenger)"
             )
+        if name == "bench":
+            verb.add_argument(
+                "--client",
+                choices=["auto", "h2load", "python"],
+                default="auto",
+                help="load generator (auto: h2load when it is on PATH)",
+            )
+            verb.add_argument("--duration", type=float, default=3.0, help="seconds per row")
+            verb.add_argument("--warmup", type=float, default=0.5, help="seconds before each")
+            verb.add_argument("--connections", type=int, default=16, help="concurrent clients")
+            verb.add_argument("--only", default="", help="rows whose name contains this text")
 {%- if cookiecutter.serving == 'rest+grpc' %}
         if name == "serve":
             verb.add_argument("--protocol", choices=["rest", "grpc"], default="rest")
@@ -112,7 +123,14 @@ def _demo(settings, args: argparse.Namespace) -> dict:
 def _bench(settings, args: argparse.Namespace) -> dict:
     from .serving.bench import run
 
-    return run(settings)
+    return run(
+        settings,
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        client=args.client,
+        only=args.only,
+    )
 
 
 def _step(name: str) -> Callable:

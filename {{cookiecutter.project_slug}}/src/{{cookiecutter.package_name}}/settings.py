@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     experiment: Literal["none", "ab", "shadow"] = "{{ cookiecutter.experiment }}"
     experiment_salt: str = "{{ cookiecutter.package_name }}-exp-1"
     treatment_share: float = Field(0.5, gt=0.0, lt=1.0)
+    prediction_log_rows: int = Field(1_000_000, ge=1_000)
+    """Served rows the prediction log keeps (a ring file, ~120 bytes a row for 10 features)."""
     psi_warn: float = 0.1
     psi_alert: float = 0.25
 

@@ -1,25 +1,32 @@
 """Serving benchmark: the served model side by side with its floor and with MLflow, in one run.
 
 ``make bench`` (after ``make demo``) starts each server as a subprocess on a free 127.0.0.1 port
-with the same uvicorn settings as ``make serve`` (one worker, uvloop + httptools, no access log),
-loads it from a separate process with ``connections`` keep-alive HTTP/1.1 connections (one
-request in flight on each, nothing pipelined) for ``duration`` seconds after a warm-up, reads the
-server's CPU time (utime + stime of its process tree in /proc) at both ends of the measured
-window, stops every server (also on error or Ctrl-C) and prints one table:
+with the same settings as ``make serve`` (one uvicorn worker, uvloop + httptools, no access log;
+one ``grpc.aio`` server), loads it with ``connections`` connections, one request in flight on
+each, for ``duration`` seconds after a warm-up, reads the server's CPU time (utime + stime of its
+process tree in /proc) at both ends of the measured window, stops every server (also on error or
+Ctrl-C) and prints one table:
 
-- floor: a raw ASGI app answering a constant JSON, what uvicorn alone costs per request;
+- floors: a raw ASGI app and a ``grpc.aio`` server answering a constant, each sent the same body
+  as the rows compared with it: what the server stack alone costs per request;
 - ``POST /predict`` with the features in the request, and with entity ids (features read from
   the online store), reported separately;
 - ``mlflow models serve`` of the same estimator (projects with ``registry=mlflow``);
 - ``POST /predict/batch`` with 256 rows, as JSON and as packed float64;
-- gRPC (projects with gRPC): a ``grpc.aio`` floor answering a constant, then single rows and
-  256-row packed batches, loaded by a Python ``grpc.aio`` client.
+- gRPC (projects with gRPC): single rows and 256-row packed batches.
 
-Ratios: x floor = req/s / floor req/s, x mlflow = req/s / mlflow req/s, overhead = server CPU
-us/request - floor CPU us/request (gRPC rows against the gRPC floor). Servers write their
-prediction and exposure logs under ``var/bench`` so the demo's drift report and experiment
-analysis stay as they were. Numbers are for this machine and this run only: compare rows, never
-assert on them in tests.
+The load generator is ``h2load`` (nghttp2; HTTP/1.1 keep-alive for REST, h2c for gRPC) when it is
+on PATH (``apt install nghttp2-client``, ``brew install nghttp2``): a C client leaves the two
+cores of a small machine to the server. Otherwise a Python client (asyncio + uvloop for HTTP,
+``grpc.aio`` for gRPC) runs in its own process; it spends more CPU per request than the servers
+it loads, so it under-reports them (~45 % for gRPC). h2load checks HTTP statuses only: every
+server's answer is checked once before it is loaded.
+
+Ratios: x floor = req/s / req/s of the floor sent the same body, x mlflow = req/s / mlflow req/s
+(single rows), overhead = server CPU us/request - the floor's. Servers write their prediction
+and exposure logs under ``var/bench`` so the demo's drift report and experiment analysis stay as
+they were. Numbers are for this machine and this run only: compare rows, never assert on them in
+tests.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ FLOOR_HEADERS = [
 GRPC_FLOOR_ANSWER = b"\x0a\x08" + struct.pack("<d", 0.5) + b"\x10\x01\x1a\x07control"
 """A serialized PredictResponse(scores=[0.5], model_version=1, variant="control")."""
 KEPT_OUT_OF_THE_BENCH = ("bench", "logs", "experiments", "reports")
+CLIENTS = ("auto", "h2load", "python")
 START_TIMEOUT_S = {"floor": 60.0, "grpc-floor": 60.0, "rest": 120.0, "grpc": 120.0, "mlflow": 300.0}
 
 
@@ -242,6 +250,65 @@ def load(spec: dict) -> dict:
     return asyncio.run(_load(spec))
 
 
+def h2load_path() -> str | None:
+    """Return the h2load executable on PATH, or None."""
+    return shutil.which("h2load")
+
+
+def _h2load(spec: dict) -> dict:
+    """Drive one server with h2load for ``warmup + duration`` seconds; same fields as ``load``."""
+    folder = Path(spec["body_file"]).parent
+    log_file = folder / "h2load.log"
+    log_file.unlink(missing_ok=True)
+    command = [
+        spec["h2load"],
+        *("-c", str(spec["connections"]), "-m", "1", "-t", "1"),
+        *("-D", f"{round(spec['duration'] * 1000)}ms"),
+        f"--warm-up-time={max(1, round(spec['warmup'] * 1000))}ms",
+        *("-d", spec["body_file"], "--log-file", str(log_file)),
+    ]
+    if spec["kind"] == "grpc":
+        command += ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+    else:
+        command += ["--h1", "-H", f"content-type: {spec['content_type']}"]
+    command.append(f"http://{spec['host']}:{spec['port']}{spec['path']}")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    try:
+        marks = []
+        for moment in (spec["warmup"], spec["warmup"] + spec["duration"]):
+            time.sleep(max(0.0, started + moment - time.perf_counter()))
+            marks.append(_tree_cpu_s(spec["pid"]))
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if process.returncode != 0:
+        tail = output.decode(errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"h2load exited with {process.returncode}: {' / '.join(tail)}")
+    latencies, errors, error = [], 0, None
+    for line in log_file.read_text().splitlines():
+        _, status, elapsed = line.split("\t")[:3]
+        latencies.append(int(elapsed) / 1e6)
+        if status == "-1" or int(status) >= 300:  # 0: cut by the end of the window, not failed
+            errors += 1
+            error = "stream failed" if status == "-1" else f"HTTP {status}"
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "requests": n,
+        "seconds": spec["duration"],
+        "cpu_s": marks[1] - marks[0],
+        "p50_ms": latencies[n // 2] * 1e3 if n else None,
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1e3 if n else None,
+        "errors": errors,
+        "error": error,
+    }
+
+
 # ---------------------------------------------------------------- servers (subprocesses)
 
 
@@ -262,6 +329,8 @@ class Row:
     content_type: str = "application/json"
     rows: int = 1
     kind: str = "http"
+    floor: str = ""
+    """Name of the floor row this row is compared with (sent the same body); none for floors."""
     result: dict = field(default_factory=dict)
 
 
@@ -388,9 +457,11 @@ def _mlflow_model(settings: Settings, data: dict, folder: Path) -> Path:
 
 
 def _run_row(row: Row, server: Server, args: dict, folder: Path) -> dict:
-    """Load one row from a separate process; return its measurements."""
+    """Load one row with h2load, or the Python client in its own process; return measurements."""
     body_file = folder / "request.bin"
-    body_file.write_bytes(row.body)
+    framed = row.kind == "grpc" and args["h2load"]  # h2load sends bytes: frame them as gRPC
+    prefix = b"\x00" + struct.pack(">I", len(row.body)) if framed else b""
+    body_file.write_bytes(prefix + row.body)
     spec = {
         "kind": row.kind,
         "host": HOST,
@@ -401,12 +472,18 @@ def _run_row(row: Row, server: Server, args: dict, folder: Path) -> dict:
         "pid": server.process.pid,
         **args,
     }
-    command = [sys.executable, "-m", MODULE, "load", json.dumps(spec)]
-    timeout = args["warmup"] + args["duration"] + 60
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed on {row.name}: {done.stderr[-800:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if args["h2load"]:
+        try:
+            result = _h2load(spec)
+        except (OSError, subprocess.SubprocessError, RuntimeError, ValueError) as error:
+            raise RuntimeError(f"load generator failed on {row.name}: {error}") from error
+    else:
+        command = [sys.executable, "-m", MODULE, "load", json.dumps(spec)]
+        timeout = args["warmup"] + args["duration"] + 60
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"load generator failed on {row.name}: {done.stderr[-800:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
     result["req_s"] = result["requests"] / result["seconds"]
     result["rows_s"] = result["req_s"] * row.rows
     result["cpu_us"] = result["cpu_s"] / result["requests"] * 1e6 if result["requests"] else None
@@ -466,18 +543,21 @@ def _plan(settings: Settings, data: dict) -> tuple[list[Row], list[str]]:
     """Return the rows this project can measure, and a note for each one it cannot."""
     has_rest = find_spec(f"{PACKAGE}.serving.app") is not None
     has_grpc = find_spec(f"{PACKAGE}.serving.grpc_server") is not None
+    has_uvicorn = find_spec("uvicorn") is not None
     matrix, notes = data["matrix"], []
     single = json.dumps({"features": matrix[0].tolist()}).encode()
     entity = json.dumps({**data["ids"], "context": data["context"]}).encode()
     batch = json.dumps({"features": matrix.tolist()}).encode()
+    packed, binary = matrix.astype("<f8").tobytes(), "application/octet-stream"
     rows = []
-    if find_spec("uvicorn") is not None:
-        rows.append(Row("floor: raw ASGI, constant JSON", "floor", "/predict", single))
+    floor = "floor: raw ASGI, 1-row body"
+    if has_uvicorn:
+        rows.append(Row(floor, "floor", "/predict", single))
     else:
         notes.append("floor: skipped, uvicorn is not installed (it comes with the REST API)")
     if has_rest:
-        rows.append(Row("REST /predict, features in request", "rest", "/predict", single))
-        rows.append(Row("REST /predict, entity ids -> store", "rest", "/predict", entity))
+        for name, body in (("features in request", single), ("entity ids -> store", entity)):
+            rows.append(Row(f"REST /predict, {name}", "rest", "/predict", body, floor=floor))
     else:
         notes.append("REST: skipped, the project has no REST API")
     if settings.registry != "mlflow":
@@ -486,36 +566,41 @@ def _plan(settings: Settings, data: dict) -> tuple[list[Row], list[str]]:
         notes.append("mlflow models serve: skipped, mlflow is not importable")
     else:
         body = json.dumps({"inputs": matrix[:1].tolist()}).encode()
-        rows.append(Row("mlflow models serve, 1 worker", "mlflow", "/invocations", body))
-    if has_rest:
-        name = f"REST /predict/batch, {BATCH_ROWS} rows"
-        rows.append(Row(f"{name} JSON", "rest", "/predict/batch", batch, rows=BATCH_ROWS))
         rows.append(
-            Row(
-                f"{name} float64",
-                "rest",
-                "/predict/batch",
-                matrix.astype("<f8").tobytes(),
-                content_type="application/octet-stream",
-                rows=BATCH_ROWS,
-            )
+            Row("mlflow models serve, 1 worker", "mlflow", "/invocations", body, floor=floor)
         )
+    if has_rest:
+        name, n = f"REST /predict/batch, {BATCH_ROWS} rows", BATCH_ROWS
+        for kind, body, content_type in (
+            ("JSON", batch, "application/json"),
+            ("float64", packed, binary),
+        ):
+            floor = f"floor: raw ASGI, {n}-row {kind} body"
+            rows.append(Row(floor, "floor", "/predict/batch", body, content_type, rows=n))
+            rows.append(
+                Row(
+                    f"{name} {kind}",
+                    "rest",
+                    "/predict/batch",
+                    body,
+                    content_type,
+                    rows=n,
+                    floor=floor,
+                )
+            )
     if has_grpc:
         bodies, method = _grpc_bodies(settings, data), f"/{PACKAGE}.v1.Predictor/"
+        single_floor = "gRPC floor: grpc.aio, 1-row body"
+        batch_floor = f"gRPC floor: grpc.aio, {BATCH_ROWS}-row body"
         rows += [
-            Row(
-                "gRPC floor: grpc.aio, constant",
-                "grpc-floor",
-                f"{method}Predict",
-                bodies["features"],
-                kind="grpc",
-            ),
+            Row(single_floor, "grpc-floor", f"{method}Predict", bodies["features"], kind="grpc"),
             Row(
                 "gRPC Predict, features",
                 "grpc",
                 f"{method}Predict",
                 bodies["features"],
                 kind="grpc",
+                floor=single_floor,
             ),
             Row(
                 "gRPC Predict, entity ids -> store",
@@ -523,6 +608,15 @@ def _plan(settings: Settings, data: dict) -> tuple[list[Row], list[str]]:
                 f"{method}Predict",
                 bodies["entity"],
                 kind="grpc",
+                floor=single_floor,
+            ),
+            Row(
+                batch_floor,
+                "grpc-floor",
+                f"{method}PredictBatch",
+                bodies["batch"],
+                kind="grpc",
+                rows=BATCH_ROWS,
             ),
             Row(
                 f"gRPC PredictBatch, {BATCH_ROWS} rows packed",
@@ -531,12 +625,9 @@ def _plan(settings: Settings, data: dict) -> tuple[list[Row], list[str]]:
                 bodies["batch"],
                 kind="grpc",
                 rows=BATCH_ROWS,
+                floor=batch_floor,
             ),
         ]
-        notes.append(
-            "gRPC rows: grpc.aio server, Python grpc.aio client (16 calls in flight on one "
-            "channel); x floor and overhead against the gRPC floor"
-        )
     else:
         notes.append("gRPC: skipped, the project has no gRPC server")
     return rows, notes
@@ -566,14 +657,32 @@ def _command(name: str, model: Path | None = None) -> tuple[list[str], dict[str,
     ], {"PATH": path}  # mlflow starts `uvicorn` from PATH: this environment's
 
 
-def _first_output(row: Row, server: Server) -> object:
-    """Send the row's request once (HTTP 200 or an error); return the first row's output."""
+def _first_output(row: Row, server: Server, settings: Settings) -> object:
+    """Send the row's request once (HTTP 200 / gRPC OK or an error); return the first output."""
     if row.kind == "grpc":
-        return None
+        import grpc
+
+        from .grpc_server import load_protos
+
+        messages, _ = load_protos(settings)
+        with grpc.insecure_channel(f"{HOST}:{server.port}") as channel:
+            try:
+                answer = channel.unary_unary(row.path)(row.body, timeout=30)
+            except grpc.RpcError as error:
+                raise RuntimeError(f"{row.name}: {error.code().name} {error.details()}") from None
+        if "floor" in row.server:
+            return None
+        if row.rows > 1:
+            scores = messages.PredictBatchResponse.FromString(answer).scores
+            outputs = len(scores) // row.rows
+        else:
+            scores = messages.PredictResponse.FromString(answer).scores
+            outputs = len(scores)
+        return scores[0] if outputs == 1 else list(scores[:outputs])
     status, body = _http(server.port, "POST", row.path, row.body, row.content_type)
     if status != 200:
         raise RuntimeError(f"{row.name}: HTTP {status} {body[:300]!r}")
-    if row.content_type != "application/json":
+    if row.content_type != "application/json" or "floor" in row.server:
         return None
     answer = json.loads(body)
     answer = answer.get("prediction", answer.get("predictions"))
@@ -623,16 +732,21 @@ def _in_process(data: dict) -> str:
 
 def _format(rows: list[Row], notes: list[str], args: dict) -> str:
     """Return the table: one line per row, ratios to the floor and to mlflow, then the notes."""
-    by_server = {row.server: row.result for row in rows if row.rows == 1}
-    mlflow = by_server.get("mlflow")
+    by_name = {row.name: row.result for row in rows}
+    mlflow = next((row.result for row in rows if row.server == "mlflow"), None)
     header = (
         f"{'row':<38} {'req/s':>8} {'rows/s':>10} {'CPU us/req':>10} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'x floor':>7} {'x mlflow':>8} {'overhead us':>11} {'errors':>6}"
     )
+    client = (
+        "h2load (HTTP/1.1 keep-alive for REST, h2c for gRPC)"
+        if args["h2load"]
+        else "Python client (asyncio; grpc.aio, 1 channel)"
+    )
     lines = [
         f"serving benchmark on {HOST}: one uvicorn worker (uvloop, httptools, no access log), "
-        f"{args['connections']} keep-alive connections, {args['duration']:g} s per row after "
-        f"{args['warmup']:g} s warm-up",
+        f"one grpc.aio server; load: {client}, {args['connections']} connections, 1 request in "
+        f"flight on each, {args['duration']:g} s per row after {args['warmup']:g} s warm-up",
         header,
         "-" * len(header),
     ]
@@ -642,7 +756,7 @@ def _format(rows: list[Row], notes: list[str], args: dict) -> str:
         return f"{'-':>{width}}" if value is None else format(value, spec)
 
     for row in rows:
-        r, floor = row.result, by_server.get("grpc-floor" if row.kind == "grpc" else "floor")
+        r, floor = row.result, by_name.get(row.floor)
         ratio_floor = r["req_s"] / floor["req_s"] if floor and floor["req_s"] else None
         ratio_mlflow = r["req_s"] / mlflow["req_s"] if mlflow and mlflow["req_s"] else None
         overhead = None
@@ -652,9 +766,9 @@ def _format(rows: list[Row], notes: list[str], args: dict) -> str:
         lines.append(
             f"{row.name:<38} {r['req_s']:>8,.0f} {r['rows_s']:>10,.0f} "
             f"{number(r['cpu_us'], '>10,.0f')} {number(r['p50_ms'], '>7.2f')} "
-            f"{number(r['p99_ms'], '>7.2f')} {number(ratio_floor if single else None, '>7.3f')} "
+            f"{number(r['p99_ms'], '>7.2f')} {number(ratio_floor, '>7.3f')} "
             f"{number(ratio_mlflow if single and row.server != 'mlflow' else None, '>8.1f')} "
-            f"{number(overhead if 'floor' not in row.server else None, '>11,.0f')} "
+            f"{number(overhead, '>11,.0f')} "
             f"{r['errors']:>6}"
         )
     lines += [f"note: {note}" for note in notes]
@@ -667,12 +781,38 @@ def run(
     warmup: float = 0.5,
     connections: int = 16,
     verbose: bool = True,
+    client: str = "auto",
+    only: str = "",
 ) -> dict:
-    """Measure every row once, print the table, write ``reports/bench.json``; return a summary."""
+    """Measure every row once, print the table, write ``reports/bench.json``; return a summary.
+
+    ``client``: ``h2load``, ``python`` or ``auto`` (h2load when it is on PATH). ``only``: measure
+    the rows whose name contains it (case-insensitive), with the floors they are compared with.
+    """
+    if client not in CLIENTS:
+        raise ValueError(f"client must be one of {', '.join(CLIENTS)}, not {client!r}")
+    if duration <= 0 or warmup < 0 or connections < 1:
+        raise ValueError("duration must be > 0, warmup >= 0 and connections >= 1")
+    h2load = h2load_path() if client != "python" else None
+    if client == "h2load" and h2load is None:
+        raise ValueError("h2load is not on PATH: apt install nghttp2-client, or --client python")
     data = _payloads(settings)
     rows, notes = _plan(settings, data)
+    if not any("floor" not in row.server for row in rows):
+        raise ValueError("nothing to benchmark: the project serves no REST or gRPC API")
+    if only:
+        chosen = [row for row in rows if only.lower() in row.name.lower()]
+        if not chosen:
+            raise ValueError(f"no row name contains {only!r}: " + "; ".join(r.name for r in rows))
+        wanted = {row.name for row in chosen} | {row.floor for row in chosen}
+        rows = [row for row in rows if row.name in wanted]
     env = _bench_settings_env(settings, settings.directory("bench"))
-    args = {"warmup": warmup, "duration": duration, "connections": connections}
+    args = {
+        "warmup": warmup,
+        "duration": duration,
+        "connections": connections,
+        "h2load": h2load,
+    }
     servers: dict[str, Server] = {}
     firsts: dict[str, object] = {}
     started = time.monotonic()
@@ -694,7 +834,7 @@ def run(
             if ready:
                 _wait_ready(servers[name], ready, START_TIMEOUT_S[name])
         for row in rows:
-            firsts[row.name] = _first_output(row, servers[row.server])
+            firsts[row.name] = _first_output(row, servers[row.server], settings)
             if verbose:
                 print(f"bench: measuring {row.name}", file=sys.stderr, flush=True)
             row.result = _run_row(row, servers[row.server], args, settings.directory("bench"))
@@ -711,7 +851,8 @@ def run(
     print(table)
     path = settings.directory("reports") / "bench.json"
     results = [{"row": row.name, "rows_per_request": row.rows, **row.result} for row in rows]
-    path.write_text(json.dumps({"args": args, "rows": results, "notes": notes}, indent=2))
+    settings_used = {**args, "h2load": None, "client": "h2load" if args["h2load"] else "python"}
+    path.write_text(json.dumps({"args": settings_used, "rows": results, "notes": notes}, indent=2))
     return {"report": str(path), "rows": len(rows), "seconds": round(elapsed, 1)}
 
 

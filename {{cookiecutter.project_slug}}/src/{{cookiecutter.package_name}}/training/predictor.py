@@ -69,9 +69,10 @@ class LinearPredictor:
         ]
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        z = np.asarray(features, dtype=np.float64) @ self.coef + self.intercept
-        if self.link == "sigmoid":
-            out = 1.0 / (1.0 + np.exp(-z))
+        z = np.asarray(features, dtype=np.float64) @ self.coef
+        z += self.intercept
+        if self.link == "sigmoid":  # 1 / (1 + exp(-z)) without temporaries
+            out = np.reciprocal(np.add(np.exp(np.negative(z, out=z), out=z), 1.0, out=z), out=z)
         elif self.link == "softmax":
             e = np.exp(z - z.max(axis=1, keepdims=True))
             out = e / e.sum(axis=1, keepdims=True)
