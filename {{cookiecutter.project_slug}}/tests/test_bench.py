@@ -1,10 +1,10 @@
 """The serving benchmark runs end to end (its numbers are printed, never asserted on)."""
 
 from __future__ import annotations
-
+{% if cookiecutter.serving != 'none' %}
 import json
 from pathlib import Path
-
+{% endif %}
 import pytest
 
 from {{ cookiecutter.package_name }}.serving import (

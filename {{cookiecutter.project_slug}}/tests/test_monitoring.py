@@ -38,6 +38,17 @@ def test_prediction_log_round_trips(settings):
     log.append([1, 2], [3, 4], vectors, results)
     frame = log.read()
     assert len(frame) == 2 and frame[schema.feature_names()[0]].tolist() == [0.0, vectors[1, 0]]
+    assert frame[schema.USER_KEY].tolist() == [1, 2] and frame[schema.ITEM_KEY].tolist() == [3, 4]
+    # a batch and a single row waiting for the same flush
+    log.write(vectors + 10, np.array([0.1, 0.2]), 2, ["control", "treatment"])
+    log.write_row(list(vectors[0] + 20), 0.3, 3, "treatment", 5, 6)
+    frame = log.read()
+    assert frame[schema.feature_names()[0]].tolist()[2:] == [10.0, vectors[1, 0] + 10, 20.0]
+    assert frame["variant"].tolist()[2:] == ["control", "treatment", "treatment"]
+    assert frame["model_version"].tolist()[2:] == [2, 2, 3]
+    assert frame[schema.USER_KEY].tolist()[2:] == [-1, -1, 5]
+    if prediction_log.n_outputs() == 1:
+        np.testing.assert_allclose(frame["prediction"].tolist()[2:], [0.1, 0.2, 0.3])
 
 
 def _batch(log, first: int, rows: int) -> None:
