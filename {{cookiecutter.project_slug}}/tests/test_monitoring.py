@@ -87,6 +87,33 @@ def test_prediction_log_is_shared_by_two_writers_and_survives_a_restart(settings
     reopened.close()
 
 
+def _write_from_a_process(settings, marker: int) -> None:
+    log = prediction_log.PredictionLog(settings)
+    for k in range(40):
+        vectors = np.full((50, len(schema.feature_names())), float(marker))
+        vectors[:, 1 % vectors.shape[1]] = k
+        log.write(vectors, np.full(50, 0.5), marker)
+        log.flush()
+    log.close()
+
+
+def test_processes_writing_at_once_lose_and_tear_no_record(settings):
+    import multiprocessing
+
+    small = settings.model_copy(update={"prediction_log_rows": 10_000})
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_from_a_process, args=(small, m)) for m in (1, 2, 3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    frame = prediction_log.PredictionLog(small).read()
+    first = schema.feature_names()[0]
+    assert frame[first].value_counts().to_dict() == {1.0: 2000, 2.0: 2000, 3.0: 2000}
+    assert (frame["model_version"] == frame[first]).all()  # every record whole
+
+
 def test_prediction_log_converts_another_capacity_and_an_append_only_file(settings):
     log = prediction_log.PredictionLog(settings.model_copy(update={"prediction_log_rows": 2000}))
     _batch(log, 0, 1500)
