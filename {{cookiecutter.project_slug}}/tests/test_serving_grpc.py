@@ -186,3 +186,15 @@ def test_unpacked_and_malformed_batches_over_the_wire(stub, channel, loop):
     with pytest.raises(grpc.RpcError) as error:
         client.PredictBatch(messages.PredictBatchRequest(features=too_many), timeout=5)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_message_over_the_body_limit_is_resource_exhausted(stub, loop):
+    grpc, messages, client = stub
+    settings, _ = loop
+    values = [0.5] * (settings.max_body_bytes // 8 + N_FEATURES)  # just over the limit
+    values = values[: len(values) // N_FEATURES * N_FEATURES]
+    with pytest.raises(grpc.RpcError) as error:
+        client.PredictBatch(messages.PredictBatchRequest(features=values), timeout=10)
+    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    reply = client.Predict(messages.PredictRequest(features=[0.5] * N_FEATURES), timeout=5)
+    assert len(reply.scores) >= 1  # the server still answers

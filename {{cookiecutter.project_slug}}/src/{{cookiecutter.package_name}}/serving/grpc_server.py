@@ -10,7 +10,8 @@ features travel packed (``repeated double``, rows x features) and are answered p
 protobuf library writes for one) is read in place as float64 (``packed_features``) and answered
 by ``packed_answer``, so a 256-row batch never becomes 2,560 Python floats; any other request
 is parsed by protobuf. Invalid input is ``INVALID_ARGUMENT``, an unknown entity ``NOT_FOUND``,
-no model ``UNAVAILABLE``. The champion is swapped in by itself when the registry's alias moves.
+no model ``UNAVAILABLE``, a message over ``max_body_bytes`` ``RESOURCE_EXHAUSTED``. The
+champion is swapped in by itself when the registry's alias moves.
 """
 
 from __future__ import annotations
@@ -210,7 +211,8 @@ async def start(settings: Settings, core: PredictionService, port: int | None = 
         ),
         "PredictBatch": grpc.unary_unary_rpc_method_handler(predict_batch),  # bytes both ways
     }
-    server = grpc.aio.server()
+    # the REST API's body limit holds for gRPC messages too (larger: RESOURCE_EXHAUSTED)
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
     server.add_registered_method_handlers(service, handlers)
     bound = server.add_insecure_port(
