@@ -131,6 +131,20 @@ def test_prediction_log_converts_another_capacity_and_an_append_only_file(settin
     legacy.close()
 
 
+def test_a_log_that_cannot_be_written_drops_rows_but_never_raises(settings, caplog):
+    log = prediction_log.PredictionLog(settings)
+    log.path.mkdir()  # the file cannot be opened for writing
+    _batch(log, 0, 100)
+    log.write_row([0.0] * len(schema.feature_names()), 0.5, 1)
+    log.flush()
+    assert log.dropped_rows == 101
+    assert "rows dropped" in caplog.text
+    log.path.rmdir()
+    _batch(log, 200, 10)  # writable again: the next flush reopens the file
+    assert log.read()[schema.feature_names()[0]].tolist() == list(range(200, 210))
+    log.close()
+
+
 def test_prediction_log_refuses_a_file_of_another_record_layout(settings):
     log = prediction_log.PredictionLog(settings)
     header = prediction_log.HEADER.pack(prediction_log.MAGIC, log.dtype.itemsize + 8, 1000, 0)

@@ -23,6 +23,7 @@ version, is converted on open, keeping its newest rows.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import struct
 import threading
@@ -48,6 +49,8 @@ FLUSH_ROWS = 1 << 12
 MAGIC = b"MLSDPLG1"
 HEADER = struct.Struct("<8sQQQ")  # magic, record size, capacity (records), rows ever written
 HEADER_BYTES = 64
+WARN_EVERY_S = 60.0
+logger = logging.getLogger(__name__)
 
 
 def n_outputs(task: str = schema.TASK) -> int:
@@ -132,6 +135,9 @@ class PredictionLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
+        self.dropped_rows = 0
+        """Rows lost because the file could not be written (the server kept answering)."""
+        self._warned_at = -WARN_EVERY_S
         self._batches: list[tuple] = []
         self._rows: list[tuple] = []
         self._pending_bytes = 0
@@ -277,6 +283,24 @@ class PredictionLog:
             return
         self._pending_bytes = 0
         data = memoryview(pending[0]).cast("B") if len(pending) == 1 else b"".join(pending)
+        try:
+            self._write(data)
+        except (OSError, LogFormatError) as error:  # a full disk must not fail predictions
+            self.dropped_rows += len(data) // self.dtype.itemsize
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None  # reopened by the next flush
+            if now - self._warned_at >= WARN_EVERY_S:
+                self._warned_at = now
+                logger.warning(
+                    "prediction log %s: %d rows dropped so far: %s",
+                    self.path,
+                    self.dropped_rows,
+                    error,
+                )
+
+    def _write(self, data: bytes | memoryview) -> None:
+        """Write records into the ring after the newest ones (caller holds the lock)."""
         fd = self._open()
         size = self.dtype.itemsize
         with _FileLock(fd):
