@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from importlib.util import find_spec
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -139,6 +142,12 @@ def test_a_log_that_cannot_be_written_drops_rows_but_never_raises(settings, capl
     log.flush()
     assert log.dropped_rows == 101
     assert "rows dropped" in caplog.text
+    if find_spec("prometheus_client") is not None:
+        from {{ cookiecutter.package_name }}.monitoring import metrics
+
+        text = metrics.render()[0].decode()
+        counted = re.search(r"^prediction_log_dropped_rows_total (\S+)$", text, re.MULTILINE)
+        assert counted and float(counted.group(1)) >= 101
     log.path.rmdir()
     _batch(log, 200, 10)  # writable again: the next flush reopens the file
     assert log.read()[schema.feature_names()[0]].tolist() == list(range(200, 210))

@@ -5,7 +5,8 @@ collector turns them into Prometheus metrics when they are scraped. prometheus_c
 ``Counter`` and ``Histogram`` take a lock per update and cost several times more on every
 request. ``render`` returns the text that ``/metrics`` serves and Prometheus scrapes
 (``deploy/prometheus/prometheus.yml``); the names are ``predict_requests_total``,
-``predict_rows_total``, ``predict_errors_total``, ``predict_latency_seconds`` and ``feature_psi``.
+``predict_rows_total``, ``predict_errors_total``, ``predict_latency_seconds``, ``feature_psi``
+and ``prediction_log_dropped_rows_total``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ServiceCounts:
         self.latency_buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
         self.psi: dict[str, float] = {}
+        self.log_dropped = 0
 
     def collect(self):
         from prometheus_client.core import (
@@ -39,6 +41,7 @@ class ServiceCounts:
         with self.lock:
             requests, rows, errors = dict(self.requests), dict(self.rows), dict(self.errors)
             buckets, total, psi = list(self.latency_buckets), self.latency_sum, dict(self.psi)
+            dropped = self.log_dropped
         families = [
             (CounterMetricFamily, "predict_requests", "Prediction requests", "model_version"),
             (CounterMetricFamily, "predict_rows", "Rows scored", "model_version"),
@@ -61,6 +64,11 @@ class ServiceCounts:
             "Time to score one request, features included",
             buckets=cumulative,
             sum_value=total,
+        )
+        yield CounterMetricFamily(
+            "prediction_log_dropped_rows",
+            "Served rows the prediction log could not write (drift monitoring misses them)",
+            value=float(dropped),
         )
 
 
@@ -89,6 +97,11 @@ def observe(model_version: int, rows: int, seconds: float) -> None:
 def observe_error(reason: str) -> None:
     with COUNTS.lock:
         COUNTS.errors[reason] = COUNTS.errors.get(reason, 0) + 1
+
+
+def observe_log_dropped(rows: int) -> None:
+    with COUNTS.lock:
+        COUNTS.log_dropped += rows
 
 
 def set_drift(psi_by_feature: dict[str, float]) -> None:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from .. import schema
 from ..settings import Settings
+from . import metrics
 
 try:
     import fcntl
@@ -287,6 +288,7 @@ class PredictionLog:
             self._write(data)
         except (OSError, LogFormatError) as error:  # a full disk must not fail predictions
             self.dropped_rows += len(data) // self.dtype.itemsize
+            metrics.observe_log_dropped(len(data) // self.dtype.itemsize)
             if self._fd is not None and self._pid == os.getpid():
                 os.close(self._fd)
             self._fd = None  # reopened by the next flush
