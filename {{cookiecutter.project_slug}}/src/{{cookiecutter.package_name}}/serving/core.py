@@ -59,6 +59,12 @@ class Models:
     def versions(self) -> tuple[int | None, int | None]:
         return tuple(m.version if m else None for m in (self.champion, self.challenger))
 
+    def serving(self) -> LoadedModel:
+        """Return the champion; NotReadyError while none is loaded."""
+        if self.champion is None:
+            raise NotReadyError("no champion model is loaded: run train and promote first")
+        return self.champion
+
 
 as_output = plain
 """Return one prediction as JSON-friendly data: a float, or a list of probabilities."""
@@ -172,13 +178,10 @@ class PredictionService:
     ) -> list[dict]:
         """Return one ``{prediction, model_version, variant}`` per (user, item, context) row."""
         models = self.models
+        champion = models.serving()
 {%- if cookiecutter.experiment != 'none' %}
-        champion, challenger = models.champion, models.challenger
-{%- else %}
-        champion = models.champion
+        challenger = models.challenger
 {%- endif %}
-        if champion is None:
-            raise NotReadyError("no champion model is loaded: run train and promote first")
         started = time.perf_counter()
         vectors = self.store.online_vectors(user_ids, item_ids, context)
         predictions = list(champion.predictor.predict(vectors))
@@ -221,9 +224,7 @@ class PredictionService:
         cannot be assigned to an experiment arm, so it is ``control``{% endif %}.
         """
         models = self.models
-        champion = models.champion
-        if champion is None:
-            raise NotReadyError("no champion model is loaded: run train and promote first")
+        champion = models.serving()
         started = time.perf_counter()
         prediction = champion.predictor.predict_one(row)
         result = {"prediction": prediction, "model_version": champion.version, "variant": "control"}
@@ -247,9 +248,7 @@ class PredictionService:
         entity ids cannot be assigned to an experiment arm: they are all ``control``{% endif %}.
         """
         models = self.models
-        champion = models.champion
-        if champion is None:
-            raise NotReadyError("no champion model is loaded: run train and promote first")
+        champion = models.serving()
         started = time.perf_counter()
         predictions = champion.predictor.predict(vectors)
         result = {
