@@ -206,7 +206,7 @@ def test_an_existing_empty_folder_is_used(empty_dir):
 
 def _fail_after(monkeypatch, count: int, action) -> None:
     calls = {"n": 0}
-    original = render._render_file
+    original = render.render_file
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -214,7 +214,7 @@ def _fail_after(monkeypatch, count: int, action) -> None:
             action()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(render, "_render_file", flaky)
+    monkeypatch.setattr(render, "render_file", flaky)
 
 
 def _raise_interrupt():

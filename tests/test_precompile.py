@@ -30,8 +30,8 @@ def test_portable_source_bundle_is_used_when_the_code_bundle_is_for_another_pyth
 
 
 def test_an_entry_whose_template_changed_is_ignored(tmp_path, spec, monkeypatch):
-    real = precompile.compile_tree(ROOT, render._environment())
-    wrong = compile(render._environment().compile("WRONG", raw=True), "x", "exec")
+    real = precompile.compile_tree(ROOT, render.jinja_environment())
+    wrong = compile(render.jinja_environment().compile("WRONG", raw=True), "x", "exec")
     stale = {name: ("0" * 64, wrong) for name in real}
     stale_project = _generate(tmp_path, spec, "stale", monkeypatch, stale)
     plain = _generate(tmp_path, spec, "plain", monkeypatch, {})

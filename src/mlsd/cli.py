@@ -219,6 +219,137 @@ def explain(key: str) -> None:
     print_explanation(q, spec)
 
 
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Change one answer; repeatable.")
+@click.option("--no-input", is_flag=True, help="Never prompt: questions new in this template take their defaults.")
+@click.option("--dry-run", is_flag=True, help="Print the per-file plan; write nothing (a dirty tree is allowed).")
+def update(directory: Path, settings: tuple[str, ...], no_input: bool, dry_run: bool) -> int:
+    """Merge the installed template (and changed answers) into a generated project, keeping your edits.
+
+    Needs a clean git tree. Exits 1 when files were left with conflict markers.
+    """
+    from mlsd.inputs import parse_setting
+
+    changes = dict(parse_setting(item) for item in settings)
+    return _run_update(directory, changes, no_input, dry_run)
+
+
+def _addon_help() -> str:
+    from mlsd.components import ADDONS
+
+    return "COMPONENT is one of: " + ", ".join(addon["name"] for addon in ADDONS) + "."
+
+
+@cli.command(epilog=_addon_help())
+@click.argument("components", nargs=-1, required=True, metavar="COMPONENT...")
+@click.option("-p", "--project", "directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-input", is_flag=True, help="Never prompt: questions new in this template take their defaults.")
+@click.option("--dry-run", is_flag=True, help="Print the per-file plan; write nothing.")
+def add(components: tuple[str, ...], directory: Path, no_input: bool, dry_run: bool) -> int:
+    """Add components to a generated project (same as 'mlsd update --set ...')."""
+    return _run_update(directory, _addon_settings(directory, components, adding=True), no_input, dry_run)
+
+
+@cli.command(epilog=_addon_help())
+@click.argument("components", nargs=-1, required=True, metavar="COMPONENT...")
+@click.option("-p", "--project", "directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-input", is_flag=True, help="Never prompt: questions new in this template take their defaults.")
+@click.option("--dry-run", is_flag=True, help="Print the per-file plan; write nothing.")
+def remove(components: tuple[str, ...], directory: Path, no_input: bool, dry_run: bool) -> int:
+    """Remove components: their untouched files are deleted, the ones you edited are kept and listed."""
+    return _run_update(directory, _addon_settings(directory, components, adding=False), no_input, dry_run)
+
+
+def _addon_settings(directory: Path, names: tuple[str, ...], adding: bool) -> dict:
+    from mlsd import update as updating
+
+    try:
+        recorded = updating.load_project(directory).answers
+        return updating.addon_settings(names, recorded, adding)
+    except updating.ProjectError as error:
+        raise UsageProblem(str(error)) from None
+
+
+def _run_update(directory: Path, settings: dict, no_input: bool, dry_run: bool) -> int:
+    from mlsd import engine
+    from mlsd import update as updating
+    from mlsd.render import GenerationError
+    from mlsd.report import print_update
+    from mlsd.spec import spec as load_spec
+
+    spec = load_spec()
+    try:
+        project = updating.load_project(directory)
+        if not dry_run:
+            updating.require_clean_git(directory)
+        if project.version == spec["version"] and not settings:
+            click.echo(f"{directory} is on template {project.version}: nothing to update")
+            return 0
+        ask = None
+        if not no_input:
+            from mlsd.interview import Interview
+
+            ask = Interview(spec, project.answers).ask
+        plan = updating.plan_update(project, spec, settings, ask)
+    except (updating.ProjectError, engine.AnswerError, GenerationError) as error:
+        raise UsageProblem(str(error)) from None
+    print_update(plan, dry_run)
+    if dry_run:
+        return 0
+    try:
+        updating.apply(plan)
+    except OSError as error:
+        raise click.ClickException(f"could not update the project, nothing was changed: {error}") from None
+    conflicts = [step.path for step in plan.conflicts()]
+    if conflicts:
+        click.echo(
+            f"{len(conflicts)} file(s) with conflicts: {', '.join(conflicts)}: resolve them, then commit", err=True
+        )
+        return 1
+    return 0
+
+
+@cli.command()
+@click.argument("directories", nargs=-1, metavar="[DIR]...")
+@click.option("--fleet", is_flag=True, help="Check many projects (folders or globs): one table row per project.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check(directories: tuple[str, ...], fleet: bool, fmt: str) -> int:
+    """Check that projects follow the installed template (for CI): exit 0 when they do, else 1.
+
+    Findings: an outdated or unknown template version, answers that break a rule, files the
+    answers generate that are missing or emptied, unresolved merge-conflict markers.
+    """
+    from mlsd import check as checking
+    from mlsd import update as updating
+    from mlsd.report import print_check, print_fleet
+    from mlsd.spec import spec as load_spec
+
+    spec = load_spec()
+    if not fleet and len(directories) > 1:
+        raise UsageProblem("check takes one project folder: pass --fleet to check several")
+    try:
+        folders = (
+            checking.fleet_folders(directories or (".",)) if fleet else [Path(directories[0] if directories else ".")]
+        )
+        if fleet and not folders:
+            raise UsageProblem(f"no folder matches {' '.join(directories)}")
+        reports = []
+        for folder in folders:
+            try:
+                reports.append(checking.check_project(folder, spec, with_update=fleet))
+            except updating.ProjectError as error:
+                if not fleet:
+                    raise
+                reports.append(
+                    checking.Report(str(folder), "-", spec["version"], [checking.Finding("not-a-project", str(error))])
+                )
+    except updating.ProjectError as error:
+        raise UsageProblem(str(error)) from None
+    (print_fleet if fleet else print_check)(reports, fmt)
+    return 0 if all(report.ok for report in reports) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every refusal is one line on stderr; usage errors exit 2."""
     try:

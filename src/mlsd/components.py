@@ -134,3 +134,46 @@ COMPONENTS: list[dict] = [
         "paths": ["LICENSE"],
     },
 ]
+
+
+def _switch(name: str, key: str, on: object, off: object, title: str) -> dict:
+    return {"name": name, "key": key, "title": title, "add": {"*": on}, "remove": {on: off}}
+
+
+# Friendly names for `mlsd add NAME` / `mlsd remove NAME`: each changes one answer. "add" and
+# "remove" map the current value to the new one ("*": any other value); a value that is a key of
+# "remove" means the component is already there.
+ADDONS: list[dict] = [
+    {
+        "name": "rest",
+        "key": "serving",
+        "title": "REST API",
+        "add": {"grpc": "rest+grpc", "*": "rest"},
+        "remove": {"rest+grpc": "grpc", "rest": "none"},
+    },
+    {
+        "name": "grpc",
+        "key": "serving",
+        "title": "gRPC server",
+        "add": {"rest": "rest+grpc", "*": "grpc"},
+        "remove": {"rest+grpc": "rest", "grpc": "none"},
+    },
+    _switch("batch-scoring", "batch_scoring", True, False, "batch scoring to Parquet"),
+    _switch("ab", "experiment", "ab", "none", "A/B test"),
+    _switch("shadow", "experiment", "shadow", "none", "shadow deployment"),
+    _switch("monitoring", "monitoring", True, False, "metrics, prediction log and drift report"),
+    _switch("airflow", "orchestrator", "airflow", "none", "Airflow DAG"),
+    _switch("kubeflow", "orchestrator", "kubeflow", "none", "Kubeflow pipeline"),
+    _switch("prefect", "orchestrator", "prefect", "none", "Prefect flow"),
+    _switch("mlflow", "registry", "mlflow", "local", "MLflow registry"),
+    _switch("feast", "feature_store", "feast", "none", "Feast feature store"),
+    _switch("stream", "stream_engine", "embedded", "none", "embedded stream consumer"),
+    _switch("kafka", "stream_engine", "kafka", "none", "Kafka stream ingestion"),
+    _switch("flink", "stream_engine", "flink", "none", "Flink stream ingestion"),
+    _switch("spark", "batch_engine", "spark", "duckdb", "Spark batch engine"),
+    _switch("faiss", "vector_index", "faiss", "none", "FAISS vector index"),
+    _switch("hnswlib", "vector_index", "hnswlib", "none", "hnswlib vector index"),
+    _switch("kubernetes", "deploy", "kubernetes", "compose", "Kubernetes manifests"),
+    _switch("github", "ci", "github", "none", "GitHub Actions workflow"),
+    _switch("gitlab", "ci", "gitlab", "none", "GitLab CI pipeline"),
+]

@@ -41,7 +41,7 @@ def write_bundles(template_root: Path, destination: Path) -> list[Path]:
     """Write the portable source bundle and this interpreter's code bundle into ``destination``."""
     from mlsd import render
 
-    bundle = compile_tree(template_root, render._environment())
+    bundle = compile_tree(template_root, render.jinja_environment())
     destination.mkdir(parents=True, exist_ok=True)
     source = destination / SOURCE_BUNDLE
     source.write_text(json.dumps(bundle, sort_keys=True), encoding="utf-8")

@@ -43,7 +43,7 @@ def template_root() -> Path:
     raise GenerationError("the mlsd template is missing from this installation: reinstall mlsd")
 
 
-def _environment():
+def jinja_environment():
     from jinja2 import Environment, StrictUndefined
 
     return Environment(undefined=StrictUndefined, keep_trailing_newline=True)
@@ -66,13 +66,16 @@ def _template_files(root: Path) -> Iterator[tuple[str, Path]]:
 
 def planned_files(answers: dict, spec: dict, env=None) -> list[tuple[str, Path]]:
     """Return (project-relative path, template source) of every file the answers produce."""
-    env = env or _environment()
-    ctx = context(answers, spec)
+    env = env or jinja_environment()
     pruned = tuple(engine.pruned_paths(answers, spec))
-    root = template_root() / TEMPLATE_FOLDER
+    return template_plan(template_root() / TEMPLATE_FOLDER, env, context(answers, spec), pruned)
+
+
+def template_plan(folder: Path, env, ctx: dict, pruned: tuple[str, ...]) -> list[tuple[str, Path]]:
+    """Return (project-relative path, source) of the files of a template ``folder``, minus ``pruned`` paths."""
     rendered_names: dict[str, str] = {}
     planned: list[tuple[str, Path]] = []
-    for relative, source in _template_files(root):
+    for relative, source in _template_files(folder):
         parts = []
         for segment in relative.split("/"):
             if segment not in rendered_names:
@@ -90,13 +93,14 @@ def planned_files(answers: dict, spec: dict, env=None) -> list[tuple[str, Path]]
 
 def render_tree(answers: dict, spec: dict, destination: Path, planned: list | None = None) -> list[str]:
     """Render the project for ``answers`` into ``destination``; return written relative paths."""
-    env = _environment()
+    env = jinja_environment()
     ctx = context(answers, spec)
+    folder = template_root() / TEMPLATE_FOLDER
     planned = planned if planned is not None else planned_files(answers, spec, env)
     for relative, source in planned:
         target = destination.joinpath(*relative.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
-        _render_file(env, source, target, ctx)
+        render_file(env, source, target, ctx, source.relative_to(folder).as_posix())
     engine.finish_project(str(destination), answers, spec, _project_design)
     return sorted({relative for relative, _ in planned} | set(WRITTEN_FILES))
 
@@ -129,14 +133,14 @@ def _render_text(env, text: str, ctx: dict, name: str | None = None) -> str:
     return env.from_string(text).render(cookiecutter=ctx)
 
 
-def _render_file(env, source: Path, target: Path, ctx: dict) -> None:
+def render_file(env, source: Path, target: Path, ctx: dict, name: str | None = None) -> None:
+    """Render one template file to ``target`` (binary files are copied); ``name`` selects precompiled code."""
     data = source.read_bytes()
     if b"\0" in data[:8192]:
         target.write_bytes(data)
     else:
         text = data.decode("utf-8")
         newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
-        name = source.relative_to(template_root() / TEMPLATE_FOLDER).as_posix()
         rendered = _render_text(env, text.replace("\r\n", "\n"), ctx, name)
         with open(target, "w", encoding="utf-8", newline=newline) as handle:
             handle.write(rendered)

@@ -201,3 +201,61 @@ def print_explanation(q: dict, spec: dict) -> None:
         click.echo("\nRules:")
         for rule in constraints:
             click.echo(f"  {rule['message']}")
+
+
+def print_update(plan, dry_run: bool) -> None:
+    """Print the answers that change, the notes, and one line per file that changes or is kept."""
+    old = plan.project.version
+    verb = "would update" if dry_run else "updating"
+    click.echo(f"{verb} {plan.project.root}: template {old} -> {plan.version}")
+    for key, before, after in plan.answer_changes():
+        shown = "(new)" if before is None and key not in plan.project.answers else _shown(before)
+        click.echo(f"  answer {key}: {shown} -> {_shown(after)}")
+    for note in plan.notes:
+        click.echo(f"  note: {note}")
+    shown_steps = plan.shown()
+    width = max((len(step.path) for step in shown_steps), default=0)
+    for step in shown_steps:
+        click.echo(f"  {step.action:<9} {step.path:<{width}}  {step.note}".rstrip())
+    counts = {}
+    for step in shown_steps:
+        counts[step.action] = counts.get(step.action, 0) + 1
+    summary = ", ".join(
+        f"{counts[a]} {a}" for a in ("added", "updated", "merged", "removed", "kept", "conflict") if a in counts
+    )
+    tail = "dry run: nothing was written" if dry_run else "done"
+    click.echo(f"{summary or 'no file changes'}; {tail}")
+
+
+def print_check(reports: list, fmt: str) -> None:
+    """Print one project's findings: one line each, or the JSON report."""
+    (report,) = reports
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    if report.ok:
+        click.echo(f"{report.project}: ok (template {report.version})")
+        return
+    for finding in report.findings:
+        click.echo(f"{report.project}: {finding.kind}: {finding.message}")
+
+
+def print_fleet(reports: list, fmt: str) -> None:
+    """Print one row per project: template version, findings and what an update would do."""
+    if fmt == "json":
+        click.echo(json.dumps([report.as_dict() for report in reports], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Fleet check against template {reports[0].installed}", title_justify="left")
+    for column in ("project", "version", "findings", "update"):
+        table.add_column(column)
+    for report in reports:
+        kinds: dict[str, int] = {}
+        for finding in report.findings:
+            kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
+        findings = ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in kinds.items()) or "ok"
+        table.add_row(report.project, report.version, findings, report.update)
+    _console().print(table)
+    failing = sum(not report.ok for report in reports)
+    click.echo(f"{len(reports)} projects, {failing} with findings")
