@@ -26,7 +26,7 @@ CASES = [
     ("bad-int", ("new", "--no-input", *NAME, "--set", "latency_budget_ms=fast"), None, "is not a whole number", 2),
     ("negative-int", ("new", "--no-input", *NAME, "--set", "daily_active_users=-5"), None, "out of range", 2),
     ("bad-bool", ("new", "--no-input", *NAME, "--set", "monitoring=maybe"), None, "not a yes/no value", 2),
-    ("missing-required", ("new", "--no-input"), None, "project_name is required", 2),
+    ("empty-name", ("new", "--no-input", "--set", "project_name= "), None, "project_name is empty", 2),
     ("unknown-preset", ("new", "--no-input", "--preset", "chess-engine"), None, "unknown preset 'chess-engine'", 2),
     ("slug-traversal", ("new", "--no-input", *NAME, "--set", "project_slug=../escape"), None, "project_slug", 2),
     ("slug-absolute", ("new", "--no-input", *NAME, "--set", "project_slug=/etc/x"), None, "project_slug", 2),

@@ -31,7 +31,7 @@ def test_options_json_lists_every_question_with_choices(spec):
     serving = next(row for row in rows if row["key"] == "serving")
     assert serving["choices"]["rest+grpc"] == "REST and gRPC"
     assert serving["when_help"]
-    assert next(row for row in rows if row["key"] == "project_name")["required"] is True
+    assert next(row for row in rows if row["key"] == "project_name")["default"] == "ML Service"
 
 
 def test_options_markdown_is_the_readme_table(spec):
@@ -283,6 +283,18 @@ def test_cli_generation_is_byte_identical_to_plain_cookiecutter(tmp_path, spec, 
         str(ROOT), no_input=True, extra_context=extra, output_dir=str(tmp_path / "theirs"), config_file=str(config)
     )
     assert tree(mine) == tree(Path(theirs))
+
+
+def test_new_with_no_input_at_all_generates_the_defaults_like_plain_cookiecutter(tmp_path):
+    from cookiecutter.main import cookiecutter
+
+    result = run_mlsd("new", "--no-input", "-o", str(tmp_path / "mine"))
+    assert result.code == 0, result.err
+    config = tmp_path / "cc.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'cc'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    theirs = cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp_path / "theirs"), config_file=str(config))
+    assert Path(theirs).name == "ml-service"
+    assert tree(tmp_path / "mine/ml-service") == tree(Path(theirs))
 
 
 AD_PROMPT = (

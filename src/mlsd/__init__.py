@@ -1,3 +1,3 @@
 """mlsd: from ML system design interview answers to a production ML service repository."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

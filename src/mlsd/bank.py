@@ -41,7 +41,7 @@ QUESTIONS: list[dict] = [
         "key": "project_name",
         "step": "identity",
         "type": "str",
-        "required": True,
+        "default": "ML Service",
         "example": "ML Service",
         "prompt": "Project name",
         "help": "Human-readable name of the service, e.g. 'Ad Click Service'.",

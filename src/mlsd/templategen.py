@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from mlsd import design, engine, prompt
+from mlsd import design, engine, history, prompt
 from mlsd.spec import spec as load_spec
 
 JINJA_DEFAULTS = {
@@ -132,6 +132,22 @@ def derived_files(root: Path, spec: dict) -> dict[Path, str]:
     return files
 
 
+def freeze_template(root: Path, check: bool) -> list[str]:
+    """Freeze the live template as the installed version's archive; return it when it was stale."""
+    name = f"src/mlsd/history/{spec_version()}{history.SUFFIX}"
+    try:
+        current = history.archived_files(spec_version()) == history.template_files(root)
+    except history.UnknownVersion:
+        current = False
+    if not current and not check:
+        history.freeze(root)
+    return [] if current else [name]
+
+
+def spec_version() -> str:
+    return load_spec()["version"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(__file__).resolve().parents[2]
@@ -143,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             if "--check" not in args:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(content, encoding="utf-8")
+    stale += freeze_template(root, check="--check" in args)
     if stale and "--check" in args:
         print(f"stale: {', '.join(stale)}: run python -m mlsd.templategen", file=sys.stderr)
         return 1
