@@ -154,9 +154,13 @@ def render_version(version: str, answers: dict, destination: Path) -> None:
     then the post-generation pruning and writing of DESIGN.md and the answers file). Raises
     UnknownVersion, or GenerationError with the hook's one-line message.
     """
+    render_template(extracted(version), answers, destination)
+
+
+def render_template(root: Path, answers: dict, destination: Path) -> None:
+    """Render a template folder (cookiecutter.json, hooks, template) with its hooks, as cookiecutter does."""
     from mlsd import render
 
-    root = extracted(version)
     env = render.jinja_environment()
     context = cookiecutter_context(root, answers)
     destination.mkdir(parents=True, exist_ok=True)

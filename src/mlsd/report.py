@@ -241,21 +241,19 @@ def print_check(reports: list, fmt: str) -> None:
 
 
 def print_fleet(reports: list, fmt: str) -> None:
-    """Print one row per project: template version, findings and what an update would do."""
+    """Print one row per project (plain aligned columns, never wrapped): version, findings, update outlook."""
     if fmt == "json":
         click.echo(json.dumps([report.as_dict() for report in reports], indent=2))
         return
-    from rich.table import Table
-
-    table = Table(title=f"Fleet check against template {reports[0].installed}", title_justify="left")
-    for column in ("project", "version", "findings", "update"):
-        table.add_column(column)
+    rows = [("project", "version", "findings", "update")]
     for report in reports:
         kinds: dict[str, int] = {}
         for finding in report.findings:
             kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
         findings = ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in kinds.items()) or "ok"
-        table.add_row(report.project, report.version, findings, report.update)
-    _console().print(table)
+        rows.append((report.project, report.version, findings, report.update))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3])
     failing = sum(not report.ok for report in reports)
-    click.echo(f"{len(reports)} projects, {failing} with findings")
+    click.echo(f"{len(reports)} projects on template {reports[0].installed}: {failing} with findings")
