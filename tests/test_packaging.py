@@ -95,3 +95,26 @@ def test_installed_mlsd_generates_the_same_project_as_the_checkout(wheel, tmp_pa
     assert tree(installed) == tree(checkout)
     assert not list(installed.rglob("__pycache__"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout", "elsewhere", "venv"]
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_the_generated_ci_template_job_runs_mlsd_check_from_the_package_it_names(wheel, tmp_path, spec, ci):
+    import yaml
+
+    project = render.generate(resolve(spec, project_name="Checked Service", ci=ci), spec, tmp_path)
+    if ci == "github":
+        steps = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())["jobs"]["template"]["steps"]
+        script = next(step["run"] for step in steps if "mlsd check" in step.get("run", ""))
+    else:
+        script = "\n".join(yaml.safe_load((project / ".gitlab-ci.yml").read_text())["template"]["script"])
+    script = script.replace("python -m pip install uv", "true").replace("pip install uv", "true")
+    uv_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env |= {"MLSD_PACKAGE": str(wheel), "PATH": f"{uv_dir}{os.pathsep}{env['PATH']}", "HOME": str(tmp_path)}
+    env["UV_TOOL_DIR"] = str(tmp_path / "tools")
+    passed = subprocess.run(["bash", "-ec", script], cwd=project, env=env, capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stderr[-2000:]
+    assert "ok (template" in passed.stdout
+    (project / "Makefile").unlink()
+    failed = subprocess.run(["bash", "-ec", script], cwd=project, env=env, capture_output=True, text=True)
+    assert failed.returncode == 1 and "missing: Makefile" in failed.stdout
