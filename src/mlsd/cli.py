@@ -241,21 +241,26 @@ def _addon_help() -> str:
     return "COMPONENT is one of: " + ", ".join(addon["name"] for addon in ADDONS) + "."
 
 
+def _component_options(command):
+    command = click.option("--dry-run", is_flag=True, help="Print the per-file plan; write nothing.")(command)
+    command = click.option(
+        "--no-input", is_flag=True, help="Never prompt: questions new in this template take their defaults."
+    )(command)
+    command = click.option(
+        "-p", "--project", "directory", default=".", type=click.Path(file_okay=False, path_type=Path)
+    )(command)
+    return click.argument("components", nargs=-1, required=True, metavar="COMPONENT...")(command)
+
+
 @cli.command(epilog=_addon_help())
-@click.argument("components", nargs=-1, required=True, metavar="COMPONENT...")
-@click.option("-p", "--project", "directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--no-input", is_flag=True, help="Never prompt: questions new in this template take their defaults.")
-@click.option("--dry-run", is_flag=True, help="Print the per-file plan; write nothing.")
+@_component_options
 def add(components: tuple[str, ...], directory: Path, no_input: bool, dry_run: bool) -> int:
     """Add components to a generated project (same as 'mlsd update --set ...')."""
     return _run_update(directory, _addon_settings(directory, components, adding=True), no_input, dry_run)
 
 
 @cli.command(epilog=_addon_help())
-@click.argument("components", nargs=-1, required=True, metavar="COMPONENT...")
-@click.option("-p", "--project", "directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--no-input", is_flag=True, help="Never prompt: questions new in this template take their defaults.")
-@click.option("--dry-run", is_flag=True, help="Print the per-file plan; write nothing.")
+@_component_options
 def remove(components: tuple[str, ...], directory: Path, no_input: bool, dry_run: bool) -> int:
     """Remove components: their untouched files are deleted, the ones you edited are kept and listed."""
     return _run_update(directory, _addon_settings(directory, components, adding=False), no_input, dry_run)
