@@ -1,0 +1,55 @@
+"""Prompt understanding benchmark: per-field accuracy and refusals of --prompt on the labelled prompts.
+
+Runs every prompt of tests/prompts/labelled.jsonl through the `mlsd design --no-input --prompt`
+answers path and prints, for the tune and the test halves, the share of labelled fields that
+came out as a reader would infer them, and how many prompts were refused. Tune only on the tune
+half; the test half is the estimate (tests/test_prompt.py holds it to 90 % per field).
+Usage: python bench/prompts.py [--wrong tune|test|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import prompt_cases  # noqa: E402
+
+
+def table(scores: dict[str, prompt_cases.Score]) -> list[str]:
+    keys = sorted({key for score in scores.values() for key in score.total}, key=lambda k: (k != "use_case", k))
+    header = f"{'field':28}" + "".join(f"{name:>18}" for name in scores)
+    lines = [header, "-" * len(header)]
+    for key in keys:
+        cells = []
+        for score in scores.values():
+            total = score.total[key]
+            cells.append(f"{score.accuracy(key):7.1%} ({score.right[key]:3}/{total:3})" if total else f"{'-':>18}")
+        lines.append(f"{key:28}" + "".join(f"{cell:>18}" for cell in cells))
+    lines.append("-" * len(header))
+    lines.append(f"{'refusals':28}" + "".join(f"{len(score.refused):>18}" for score in scores.values()))
+    lines.append(f"{'prompts':28}" + "".join(f"{score.prompts:>18}" for score in scores.values()))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--wrong", choices=["tune", "test", "all"], help="also list the wrong fields of a half")
+    args = parser.parse_args(argv)
+    scores = {}
+    for split in ("tune", "test"):
+        scores[split] = prompt_cases.score(prompt_cases.load(split))
+    print("\n".join(table(scores)))
+    if args.wrong:
+        prompts = {row["id"]: row["prompt"] for row in prompt_cases.load()}
+        for split, score in scores.items():
+            if args.wrong in (split, "all"):
+                for row_id, key, expected, got in score.wrong:
+                    print(f"{split} {row_id} {key}: expected {expected!r}, got {got!r}  | {prompts[row_id]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
