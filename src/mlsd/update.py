@@ -69,9 +69,6 @@ class Plan:
     def conflicts(self) -> list[Step]:
         return [step for step in self.steps if step.action == "conflict"]
 
-    def changes(self) -> list[Step]:
-        return [step for step in self.steps if step.action not in ("unchanged", "kept")]
-
     def answer_changes(self) -> list[tuple[str, object, object]]:
         old = self.project.answers
         return [(k, old.get(k), v) for k, v in self.answers.items() if k not in old or old[k] != v]
