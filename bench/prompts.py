@@ -36,14 +36,14 @@ def table(scores: dict[str, prompt_cases.Score]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--wrong", choices=["tune", "test", "all"], help="also list the wrong fields of a half")
+    parser.add_argument("--wrong", choices=["tune", "dev", "test", "all"], help="also list the wrong fields of a half")
     args = parser.parse_args(argv)
     scores = {}
-    for split in ("tune", "test"):
+    for split in ("tune", "dev", "test"):
         scores[split] = prompt_cases.score(prompt_cases.load(split))
     print("\n".join(table(scores)))
     if args.wrong:
-        prompts = {row["id"]: row["prompt"] for row in prompt_cases.load()}
+        prompts = {row["id"]: row["prompt"] for row in prompt_cases.load() + prompt_cases.load("dev")}
         for split, score in scores.items():
             if args.wrong in (split, "all"):
                 for row_id, key, expected, got in score.wrong:

@@ -1302,8 +1302,12 @@ def _pitfalls(answers: dict, facts: dict | None) -> list[tuple[str, str, str]]:
 def _section_requirements(answers: dict, facts: dict | None, assumptions: list, inferred: dict, cap: dict) -> list:
     online = _online(answers)
 
+    assumed = {item.split(" = ", 1)[0] for item in assumptions}
+
     def source(key: str) -> str:
-        return f"inferred from: {_text(inferred[key])}" if key in inferred else "answer"
+        if key in inferred:
+            return f"inferred from: {_text(inferred[key])}"
+        return "assumed" if key in assumed else "answer"
 
     mode_names = {
         "online": "online, per request",
@@ -1979,6 +1983,7 @@ compile on first use.
 """
 
 
+import keyword
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -2004,7 +2009,7 @@ class _Rule(NamedTuple):
     value: object  # the answer, or a function of the match returning it (None: no answer)
     name: str
     neg: object = _SKIP  # when negated: _SKIP drops the match, _KEEP ignores negation, else this value
-    strength: int = 1  # higher wins over position; a negated value gets strength + 1
+    strength: float = 1  # higher wins over position; a negated value gets strength + 1
     claim: bool = False  # reserve the matched words so later rules cannot reuse them
     check: bool = True  # skip the match when its words (or its number) are already claimed
     unless: str | None = None  # skip when this matches the clause before the match
@@ -2015,11 +2020,15 @@ class _Rule(NamedTuple):
 
 _NUM = (
     r"(?<![\w.,])(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-    r"|(?:once|twice|one|two|three|four|five|six|seven|eight|nine|ten)\b)"
-    r"(?:\s?(?P<unit>thousand|million|billion|trillion|mn|bn|tn|k|m|b|t)\b)?\+?"
+    r"|(?:once|twice|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+    r"|(?:half an?|tens of|hundreds of|dozens of|a few|several|a couple of|an?)(?=\s(?:thousand|million|billion"
+    r"|trillion)))"
+    r"(?:\s?(?P<unit>thousands?|millions?|billions?|trillions?|mn|bn|tn|k|m|b|t)\b)?\+?"
 )
 _WORDS = {"once": 1, "twice": 2, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _WORDS |= {"six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_WORDS |= {"half a": 0.5, "half an": 0.5, "a": 1, "an": 1, "a couple of": 2, "a few": 3, "several": 5}
+_WORDS |= {"tens of": 30, "dozens of": 36, "hundreds of": 300}  # the middle of the range, shown as evidence
 _UNITS = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9}
 _UNITS |= {"trillion": 1e12, "tn": 1e12, "t": 1e12}
 _PER_DAY = {"second": 86_400, "sec": 86_400, "s": 86_400, "minute": 1_440, "min": 1_440, "hour": 24, "hr": 24}
@@ -2029,9 +2038,12 @@ _PER_DAY |= {"weekly": 1 / 7, "monthly": 1 / 30, "yearly": 1 / 365, "annually": 
 
 def amount(number: str, unit: str | None = None) -> float:
     """Return ``number`` ('1.5', '10,000', 'twice') times ``unit`` ('k', 'M', 'bn', 'trillion')."""
-    text = number.strip().lower().replace(",", "")
+    text = " ".join(number.lower().replace(",", "").split())
     base = _WORDS[text] if text in _WORDS else float(text)
-    return base * _UNITS[unit.lower()] if unit else base
+    if not unit:
+        return base
+    unit = unit.lower()
+    return base * _UNITS[unit if unit in _UNITS else unit.removesuffix("s")]
 
 
 def per_day(value: float, rate: str) -> int:
@@ -2071,15 +2083,20 @@ R = _Rule
 _FRESH_CUE = r"featur|fresh|stale|\bold\b|updat|refresh|\blags?\b|delay|ingest|reflect|propagat"
 _EVENTS = (r"(?:impressions|clicks|transactions|events|views|posts|payments|orders|rides|trips|searches|queries"
            r"|uploads|interactions|bookings|deliveries|messages|comments|likes|requests|videos|images|photos|records"
-           r"|logs|page ?views|purchases|ads|notifications|emails|swipes|sessions)")
+           r"|logs|page ?views|purchases|ads|notifications|emails|swipes|sessions|panoramas|sign-?ups|calls|claims"
+           r"|tickets|applications|reviews|listings|pings|readings|scans|rsvps|bids|shipments|plays|streams|downloads"
+           r"|installs|logins|visits|parcels|packages|frames|songs|tracks|chats|conversations|questions|documents)")
 _RATE = (r"(?:(?:per|a|an|each|every|/)\s?(?P<per>second|sec|s|minute|min|hour|hr|h|day|week|month|year)\b"
          r"|(?P<adv>daily|hourly|weekly|monthly|yearly|annually|a day))")
-_ITEM_ADJ = (r"(?:active|unique|new|indexed|total|searchable|rental|live|distinct|existing|public|web|product|ad"
-             r"|vacation|short|long|user-generated|uploaded|available|hosted|stored|eligible|internal)")
 _ITEMS = (r"(?:videos|listings|items|documents|docs|products|ads|images|photos|pins|posts|events|homes|articles"
           r"|pages|songs|movies|restaurants|hotels|apartments|rentals|properties|jobs|creatives|skus|podcasts"
-          r"|chunks|pdfs|files|tracks)")
-_PEOPLE = r"(?:users?|people|customers|members|visitors|riders|viewers|shoppers)"
+          r"|chunks|pdfs|files|tracks|postings|panoramas|cars|vehicles|garments|recipes|talks|clips|titles|courses"
+          r"|books|stores|meetups|experiences|profiles|pieces|artworks|apps|games|sellers|merchants|places|stays"
+          r"|candidates|resumes|lectures|episodes|shows|playlists|ad creatives)")
+_PEOPLE = (r"(?:users?|people|customers|members|visitors|riders|viewers|shoppers|subscribers|learners|students|players"
+           r"|readers|cardholders|patients|listeners|guests|passengers|travell?ers|buyers|employees|clients|gamers"
+           r"|borrowers|diners|fans|attendees|job seekers|cooks|professionals|creators|developers|doctors)")
+_NOT_MONTHLY = r"(?:(?!monthly|weekly|yearly|annual|registered|total)[a-z-]+\s){0,2}"
 
 NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" is still 50 ms)
     R(r"{N}\s?-?\s?(?:ms|msecs?|millis(?:econds?)?)\b", "latency_budget_ms", _count, "latency:ms",
@@ -2102,55 +2119,206 @@ NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" 
     R(r"{N}\s?(?:daily active users|daily actives?|daily active|daily users|daily visitors|DAUs?\b"
       r"|(?:active )?users (?:a|per|each|every) day|(?:active )?users daily)",
       "daily_active_users", _count, "scale:dau", neg=_KEEP, claim=True),
+    R(r"{N}\s?(?:daily (?:active )?" + _PEOPLE + r"|(?:[a-z-]+\s)?" + _PEOPLE + r" (?:a|per|each|every) day)\b",
+      "daily_active_users", _count, "scale:dau", neg=_KEEP, claim=True),
     R(r"(?:\bDAUs?|daily active users)(?:\s?(?:of|is|are|at|around|about|roughly|=|:|~))*\s?{N}",
       "daily_active_users", _count, "scale:dau", neg=_KEEP, claim=True),
-    R(r"{N}\s?(?:(?:new|ad|card|payment|user|total)\s)?" + _EVENTS + r"(?:\s(?:are |were )?(?:uploaded|created"
+    R(r"{N}\s?(?:(?!per\b|a\b|each\b)[a-z-]+\s){0,2}" + _EVENTS + r"(?:\s(?:are |were )?(?:uploaded|created"
       r"|made|processed|logged|served|shown|published|placed|booked))?\s?" + _RATE,
+      "events_per_day", _daily, "scale:events", neg=_KEEP, claim=True),
+    R(r"\b" + _EVENTS + r"(?:\s?(?::|=|~|of|are|is|at|around|about|roughly))*\s?{N}\s?" + _RATE,
       "events_per_day", _daily, "scale:events", neg=_KEEP, claim=True),
     R(r"{N}\s?(?P<adv>daily|hourly|weekly|monthly) (?:(?:new|ad|card|payment|user)\s)?" + _EVENTS,
       "events_per_day", _daily, "scale:events", neg=_KEEP, claim=True),
-    R(r"{N}\s?(?:" + _ITEM_ADJ + r"\s){0,2}" + _ITEMS + r"\b",
+    R(r"{N}\s?" + _NOT_MONTHLY + _PEOPLE + r"\b", "daily_active_users", _count, "scale:people", neg=_KEEP,
+      claim=True, strength=0),
+    R(r"{N}\s?(?:(?!per\b|a\b|each\b|of\b)[a-z-]+\s){0,2}" + _ITEMS + r"\b",
       "num_items", _count, "scale:items", neg=_KEEP, claim=True),
-    R(r"(?:catalog(?:ue)?|corpus|inventory|index|library|collection) of (?:about |around |roughly |over |~)?{N}",
+    R(r"(?:catalog(?:ue)?|corpus|inventory|index|library|collection|backlog|archive|database) of (?:about |around "
+      r"|roughly |over |~)?{N}",
       "num_items", _count, "scale:items", neg=_KEEP, claim=True),
 ]
 
-USE_CASES = [  # (pattern, preset id, strength): 1 a specific phrase, 0 a weak hint; strongest then earliest wins
-    (r"\bads?[- ]?click|click(?:s|ing)? (?:on )?(?:an |the )?ads?\b|\bads? ranking|\bad (?:targeting|auction)",
-     "ad-click-prediction", 1),
-    (r"(?-i:\bCTR\b)|click[- ]?through[- ]rate|\badvertis(?:ers?|ing)\b", "ad-click-prediction", 0),
-    (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeover", "fraud-detection", 1),
-    (r"recommend\w* (?:\w+ ){0,2}videos?\b|\bvideos? recommend\w*|youtube home ?page|home ?page videos?"
-     r"|watch[- ]next|\bup[- ]next", "video-recommendation", 1),
-    (r"\byoutube\b", "video-recommendation", 0),
-    (r"news ?feeds?(?: ranking)?|\b(?:home|twitter|user|social|news) timelines?|timeline ranking|\bfeed ranking"
-     r"|rank(?:s|ing)? (?:the |a |their )?(?:news ?|home |twitter )?(?:feed|timeline)", "personalized-news-feed", 1),
-    (r"\bfeed\b", "personalized-news-feed", 0),
-    (r"people you may know|(?-i:\bPYMK\b)|(?:friend|connection)s? (?:suggestions?|recommendations?)"
-     r"|(?:suggest|recommend)\w* (?:new |potential )?(?:friends|connections)", "people-you-may-know", 1),
-    (r"\blinkedin\b", "people-you-may-know", 0),
-    (r"search ranking|rank\w* (?:the |web |product )?search results|search results? ranking"
-     r"|(?:web|e-?commerce|product) search|search engine", "search-ranking", 1),
-    (r"(?-i:\bETAs?\b)|estimated (?:time of )?arrival|arrival times?|delivery times?|travel times?"
-     r"|trip durations?", "eta-prediction", 1),
-    (r"similar (?:listings?|homes|rentals|properties|hotels|apartments)|vacation rentals?", "similar-listings", 1),
-    (r"\bairbnb\b", "similar-listings", 0),
-    (r"events? recommend\w*|recommend\w* (?:\w+ ){0,2}events\b|\beventbrite\b", "event-recommendation", 1),
-    (r"harmful (?:content|posts?)|content moderation|moderat(?:e|ing) (?:posts|content|comments)|hate speech"
-     r"|toxic (?:content|comments|posts)|misinformation|policy[- ]violating|\bnudity\b",
-     "harmful-content-detection", 1),
-    (r"\bharmful\b|\bmoderation\b", "harmful-content-detection", 0),
-    (r"visual search|image search|similar images|search (?:by|with) (?:an )?image|image[- ]to[- ]image"
-     r"|reverse image|similar (?:photos|pins)", "visual-search", 1),
-    (r"\bpinterest\b", "visual-search", 0),
-    (r"video search|search (?:for |over |across )?videos|text[- ]to[- ]video", "youtube-video-search", 1),
-    (r"\bblur\w*|licen[cs]e plates?|street ?view", "street-view-blurring", 1),
-    (r"(?-i:\bRAG\b)|retrieval[- ]augmented|chat ?bots?|(?:question[- ]answering|Q&A|answer(?:s|ing)? questions)"
-     r" (?:over|on|from|about|using) (?:\w+ ){0,3}(?:documents|docs|documentation|manuals|knowledge ?base|wiki"
-     r"|pdfs)|(?:LLM|GPT)[- ](?:based |powered )?(?:assistant|bot)|(?:AI|virtual|support) assistant",
-     "rag-assistant", 1),
-    (r"knowledge ?base", "rag-assistant", 0),
-]
+# Use-case cues: per preset, (pattern, weight). 3 names the domain on its own ("content moderation",
+# "look-alike images"), 2 is a strong hint ("photo", "transactions"), 1 a weak one. A prompt's score
+# for a preset is the sum of its distinct, non-negated cues (overlapping matches count once).
+CUES = {
+    "ad-click-prediction": [
+        (r"\bads?[- ]?clicks?|click(?:s|ing|ed)? (?:on )?(?:an |the |a )?(?:\w+ )?ads?\b|\bads? (?:ranking|auction"
+         r"|targeting"
+         r"|serving|relevance|system|platform|network)|\bad (?:creatives?|impressions?|campaigns?)|sponsored (?:posts?"
+         r"|ads?|listings?|results?|content)|banner ads?|promoted (?:posts?|tweets?|pins?|listings?)|which ads"
+         r"|\badvertis(?:ers?|ing|ements?)\b|(?-i:\bCTR\b)|click[- ]?through|\bpay[- ]per[- ]click", 3),
+        (r"\bads?\b|\bimpressions?\b|\bbids?\b|\bbidding\b|publisher(?:s| network)?|\bcampaigns?\b|\bcreatives?\b", 2),
+        (r"\bclicks?\b|\bclicked\b|\brevenue\b|\bmonetiz\w*", 1),
+        (r"\bsponsored \w+|display advertising|promoted \w+|(?:chance|probability|likel\w*) (?:\w+ ){0,6}(?:click"
+         r"|tap)\w*", 3),
+    ],
+    "fraud-detection": [
+        (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeovers?|money laundering|\bAML\b"
+         r"|promo(?:tion)? abuse|fake (?:trips|accounts|transactions|orders|bookings|reviews|claims|payments)"
+         r"|\bscam\w*|suspicious (?:transactions?|activity|payments?|logins?|orders?)|card[- ]not[- ]present"
+         r"|unauthori[sz]ed (?:transactions?|charges?|payments?)|\bcollusion\b|identity theft", 3),
+        (r"\btransactions?\b|\bpayments?\b|\babuse\b|\bfraudsters?\b|risk scor\w*|\bcheckouts?\b|\brefunds?\b"
+         r"|\bwire transfers?\b|\banomal\w*", 2),
+        (r"\bmerchants?\b|\bwallets?\b|\bbank\w*|\bcards?\b|\bblock\w*|\bdecline\w*", 1),
+        (r"compromised (?:credentials|cards?|accounts?)|\bfabricat\w*|\bcounterfeit\w*|\bforg(?:ed|ery)\b|\bbogus\b"
+         r"|\bstolen\b", 3),
+        (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b", 2),
+    ],
+    "video-recommendation": [
+        (r"recommend\w* (?:\w+ ){0,3}(?:videos?|clips?|movies|shows|films|series)\b|(?:video|movie|film|show) "
+         r"(?:recommend\w*|suggestions?)|(?:suggest\w*|personali[sz]\w*) (?:\w+ ){0,2}(?:videos?|clips?|movies|shows"
+         r"|films)\b|watch[- ]next|\bup[- ]next|recommended for you|youtube home ?page|home ?page videos?"
+         r"|short[- ]form video|\btiktok\b|\bnetflix\b|what to watch|\bnext (?:clips?|videos?) to watch", 3),
+        (r"\bvideos?\b|\bclips?\b|\bmovies\b|\bfilms?\b|\btv shows?\b|streaming (?:service|platform|app)"
+         r"|watch (?:history|time)|\bwatched\b|\bviewers?\b", 2),
+        (r"\byoutube\b", 3),
+        (r"recommend\w*|\bsuggest\w*|personali[sz]\w*|home ?page|\bsubscribers?\b", 1),
+        (r"for you['\"]? (?:page|feed|tab)|short[- ]video|\bautoplay\w*|next (?:episode|video|clip|film|movie)s?", 3),
+        (r"\bepisodes?\b|\bseries\b|\btv\b", 2),
+        (r"because you watched|continue watching", 3),
+        (r"\btitles\b", 2),
+    ],
+    "personalized-news-feed": [
+        (r"news ?feeds?|\b(?:home|twitter|user|social|news|activity) (?:feed|timeline)s?|\bfeed ranking"
+         r"|rank(?:s|ing)? (?:the |a |their |our )?(?:news ?|home |social )?feed|(?:feed|scroll) of posts"
+         r"|(?:sees?|see|shown?) first|\bscroll\w* (?:a |the |their )?feed|posts? from (?:friends|groups|people"
+         r"|accounts|pages)", 3),
+        (r"\bfeeds?\b|\bposts\b|\bstories\b|\bupdates\b|\barticles\b|news aggregator|\bengagement\b", 2),
+        (r"\bsocial\b|\bfriends\b|\blikes\b|\bcomments\b|\bshares\b|\bgroups\b|\bfollow\w*", 1),
+        (r"(?:order|rank)\w* (?:of )?(?:the )?(?:\w+ )?(?:posts|stories|updates|tweets)|status updates|\btweets?\b"
+         r"|home screen", 3),
+        (r"(?:order|rank)\w* (?:the )?(?:\w+ )?(?:threads|posts|stories|updates|tweets|timeline|feed)|front page", 3),
+        (r"\btimelines?\b", 2),
+        (r"\bthreads?\b|\bforums?\b|\bsubreddits?\b", 2),
+    ],
+    "people-you-may-know": [
+        (r"people you (?:may|might) know|(?-i:\bPYMK\b)|(?:friends?|connections?|follow) (?:suggestions?"
+         r"|recommend\w*)|(?:suggest|recommend)\w* (?:new |potential |other )?(?:friends|connections|people|users"
+         r"|accounts|members)\b|suggested (?:follows?|friends|connections|accounts)|who to follow"
+         r"|accounts? (?:\w+ ){0,3}"
+         r"(?:should )?follow|likely to (?:know|connect|befriend)|\bbefriend\w*|connect with|friend requests?", 3),
+        (r"\bfriends?(?:hips?)?\b|\bconnections?\b|social graph|\bfollows?\b|\bfollowers?\b|professional network\w*"
+         r"|\blinkedin\b|\bmutual\b|\bgraph\b", 2),
+        (r"\bmembers\b|\bnetwork\b|\bprofiles?\b", 1),
+        (r"grow (?:your|their) network|new connections|(?:people|players|users|members"
+         r"|someone) (?:\w+ ){0,3}(?:might|may|would) (?:want to )?(?:add|know|follow|connect|befriend)"
+         r"|potential contacts", 3),
+        (r"\bcontacts\b|\badd (?:as )?(?:a )?friends?\b", 2),
+    ],
+    "search-ranking": [
+        (r"search ranking|rank\w* (?:the |web |product )?(?:search )?results|search results?|search engine"
+         r"|(?:web|e-?commerce|product|job|app[- ]store|site|marketplace|shopping|internal) search|(?:text |search "
+         r"|user )"
+         r"?(?:query|queries) (?:to|->|→) (?:ordered |ranked )?(?:results|products|items|list)|for (?:a|each|the) "
+         r"(?:text |search |user )?query|relevance ranking|learning[- ]to[- ]rank", 3),
+        (r"\bsearch(?:es|ing|ed)?\b|\bquer(?:y|ies)\b|\bkeywords?\b|\brelevan\w*", 2),
+        (r"\brank\w*|\border(?:s|ing|ed)?\b|click logs|\bproducts\b|\bcatalog\w*|\bresults\b|\bretrieval\b", 1),
+        (r"query[- ]to[- ]\w+|search (?:bar|box)", 3),
+    ],
+    "youtube-video-search": [
+        (r"video search|search\w* (?:for |over |across |through |our |a |the )?(?:\w+ ){0,2}(?:videos?|clips?)\b"
+         r"|text[- ]to[- ]video|(?:videos?|clips?) (?:for|matching) (?:a |the )?(?:text |search )?quer(?:y|ies)"
+         r"|find (?:\w+ ){0,2}(?:videos?|clips?) by (?:describing|keywords?|text|words)|(?:rank|order)\w* "
+         r"(?:the )?videos? (?:for|to)", 3),
+        (r"\bvideos?\b|\bclips?\b|\bfootage\b|\blectures?\b", 2),
+        (r"\bsearch\w*|\bquer(?:y|ies)\b|describ\w*", 2),
+        (r"video titles|\btranscripts?\b|(?:matching|relevant) (?:\w+ )?(?:videos|clips)|video results|(?:videos?"
+         r"|clips?) by (?:keywords?|text|description)|type (?:a |in a )?(?:description|query|text)|search terms", 3),
+    ],
+    "eta-prediction": [
+        (r"(?-i:\bETAs?\b)|estimated (?:time of )?arrival|arrival[- ]times?|delivery (?:times?|windows?|dates?"
+         r"|estimates?)|travel times?|trip (?:durations?|times?)|how long (?:\w+ ){0,5}(?:take|arrive|deliver\w*|get"
+         r"|reach|travel)|when (?:\w+ ){0,4}(?:arrive|be delivered|reach)|time to (?:arrive|deliver\w*|pick ?up)"
+         r"|pick[- ]?up times?|time of arrival|\bdrive[- ]time", 3),
+        (r"\barriv\w*|\bdeliver(?:y|ies|ed)?\b|\broutes?\b|\bgps\b|\btrips?\b|\bdrivers?\b|\brides?\b|ride[- ]hailing"
+         r"|\bcouriers?\b|\bparcels?\b|\bbuses\b|\btransit\b|\btrucks?\b|\bdispatch\w*", 2),
+        (r"\btraffic\b|\bdistance\b|\bminutes\b|\bmaps?\b|\bpackages?\b|\blogistics\b", 1),
+        (r"(?:take|takes|taking) to (?:reach|arrive|get|be delivered)|arrival estimates?"
+         r"|when (?:\w+ ){0,6}(?:will )?arrive", 3),
+        (r"\bdoor(?:step)?\b|\bdrop[- ]?offs?\b|food (?:orders?|delivery)|\bfreight\b|\bshipments?\b|\bcommut\w*", 2),
+        (r"(?:days|hours|minutes) until (?:\w+ ){0,4}(?:delivered|arrives?|ready|shipped)|(?:is|be|get) delivered", 3),
+        (r"\b(?:cost|costs|price|prices|fee|fees|revenue|demand|spend)\b", -3),
+    ],
+    "similar-listings": [
+        (r"similar (?:listings?|homes|rentals|properties|hotels|apartments|vehicles|cars|places|stays|houses)"
+         r"|vacation rentals?|short[- ]term rentals?|\bairbnb\b|(?:places|listings?|homes|properties|stays|hotels)"
+         r" like (?:this|these|the one)|you (?:may|might) also like|more (?:places|listings|homes|stays) like", 3),
+        (r"\blistings?\b|\brentals?\b|\bpropert(?:y|ies)\b|\bhotels?\b|\bbookings?\b|detail pages?|\bhomes\b"
+         r"|\bsimilar\b|like this|\bstays?\b", 2),
+        (r"\bmarketplace\b|\bguests?\b|\bhosts?\b|\bcars?\b|\bvehicles?\b|\bembed\w*|\bsessions?\b", 1),
+        (r"vacation homes?|holiday (?:homes?|rentals?|lets?)|(?:homes?|hotels?|listings?|properties"
+         r"|apartments) (?:that )?resembl\w*|comparable (?:homes|hotels|listings|properties|apartments|stays)", 3),
+        (r"\bresembl\w*|\bcomparable\b|\bapartments?\b|\btravel\b", 2),
+    ],
+    "event-recommendation": [
+        (r"events? (?:recommend\w*|suggestions?)|(?:recommend|suggest)\w* (?:\w+ ){0,3}(?:events|meetups|concerts"
+         r"|talks|shows|activities|experiences)\b|things to do|\bmeetups?\b|\beventbrite\b|upcoming events"
+         r"|\bconcerts?\b"
+         r"|\brsvps?\b|side events", 3),
+        (r"\bevents?\b|\battendees?\b|\bvenues?\b|\bconferences?\b|\btalks\b|\bfestivals?\b|this weekend|\battend\w*"
+         r"|\bexpire\w*", 2),
+        (r"\blocation\w*|\bcity\b|\bnearby\b|\bdistance\b|cold[- ]start", 1),
+        (r"community events|events? app|local (?:concerts|events|gigs|shows)|\bgigs?\b|\bfestivals?\b", 3),
+        (r"\bworkshops?\b|\bclasses\b|(?<!support )(?<!help desk )(?<!helpdesk )\bticket(?:s|ing)?\b|\bshows\b", 2),
+        (r"nearby (?:happenings|events|parties|things|activities)", 3),
+        (r"\bhappenings\b|\bparties\b|\bexhibitions?\b|\bnightlife\b", 2),
+    ],
+    "harmful-content-detection": [
+        (r"\bharmful\b|content moderation|\bmoderat\w*|hate(?:ful)?(?: speech)?\b|\btoxic\w*|\babusive\b"
+         r"|\bviolen(?:t|ce)"
+         r"|misinformation|disinformation|policy[- ]violating|violat\w* (?:\w+ ){0,2}(?:policy|policies|guidelines"
+         r"|rules"
+         r"|terms)|\bnudity\b|\bnsfw\b|\bporn\w*|\bbully\w*|\bharass\w*|take (?:\w+ ){0,2}down|\bprohibited\b"
+         r"|\boffensive\b|trust (?:and|&) safety|human review\w*|extremis\w*|\bgraphic (?:content|violence)"
+         r"|\binappropriate\b|\bsexual\w*|\bself[- ]harm", 3),
+        (r"\bflag\w*|\bunsafe\b|\bsafe\b|\bremov\w*|\breport(?:s|ed)?\b|review queue|\bviolations?\b|\bintegrity\b", 2),
+        (r"\bposts?\b|\bcomments?\b|\bcontent\b|user[- ]generated|\buploads?\b", 1),
+        (r"\bslurs?\b|\bthreats?\b|community (?:guidelines|standards)|break\w* (?:the |our )?(?:rules|guidelines"
+         r"|polic(?:y|ies))", 3),
+        (r"before (?:it |they )?(?:is |are )?(?:published|posted|shown|going live|goes live|go live)", 2),
+        (r"\bterroris\w*|\bpropaganda\b|child (?:abuse|safety|exploitation)", 3),
+        (r"review of (?:\w+ )?(?:videos|posts|content|images|comments|uploads)", 2),
+    ],
+    "visual-search": [
+        (r"visual (?:search|discovery|similarity)|image (?:search|similarity|retrieval|lookup)|similar[- ]looking"
+         r"|(?:similar|matching) (?:images|photos|pictures|pins|artwork)|search (?:by|with) (?:an |a |your )?(?:image"
+         r"|photo|picture|camera)|image[- ]to[- ]image|reverse image|look[- ]?alikes?|look alike|visually similar"
+         r"|(?:snap|take|upload\w*) (?:a )?(?:photo|picture)|camera search|shop the look|query (?:is an |photo|image)"
+         r"|\bpinterest\b|(?:photo|image|picture)s? (?:containing|that look)|points? the camera"
+         r"|near[- ]duplicates?", 3),
+        (r"\bimages?\b|\bphotos?\b|\bpictures?\b|\bcamera\b|\bpins?\b|\bvisual\w*|\bartwork\b", 2),
+        (r"\bsimilar\w*|nearest[- ]neighbou?rs?|\bembed\w*", 1),
+        (r"\bresembl\w*|look(?:s)? the same|\bfurniture\b|\bfashion\b", 2),
+        (r"in (?:a |the |their |an? )?(?:\w+'s )?(?:photo|picture|image)\b", 3),
+        (r"\boutfits?\b|\bstyle\b", 2),
+    ],
+    "street-view-blurring": [
+        (r"\bblur\w*|licen[cs]e plates?|\bplates\b|street ?view|\bpixelat\w*|anonymi[sz]\w* (?:\w+ ){0,2}(?:faces"
+         r"|plates"
+         r"|pedestrians|people)|faces and (?:licen[cs]e )?plates|street[- ]level|\bpanoramas?\b"
+         r"|hide (?:the )?identit\w*"
+         r"|\bredact\w* (?:faces|plates)", 3),
+        (r"\bfaces?\b|\bpedestrians?\b|\bvehicles?\b|\bimagery\b|object detection|capture vans?|mapping (?:product"
+         r"|service|app)|\bstreets?\b", 2),
+        (r"\bprivacy\b|\bimages\b|\bcameras?\b|\bdetect\w*|\banonymi[sz]\w*", 1),
+        (r"\bobscur\w*|registration (?:numbers|plates)|number plates?|\bmask\w* (?:\w+ ){0,3}faces|360[- ]degree"
+         r"|\bdash ?cams?\b", 3),
+    ],
+    "rag-assistant": [
+        (r"(?-i:\bRAG\b)|retrieval[- ]augmented|chat ?bots?|question[- ]answering|\bQ ?&A\b|answer\w* (?:\w+ ){0,3}"
+         r"questions|knowledge ?base|\bgrounded\b|cit(?:es?|ing|ations?) (?:\w+ ){0,2}sources?|with (?:citations"
+         r"|references|sources)|\bLLMs?\b|\bGPT\w*|chatgpt|\bcopilot\b|(?:AI|virtual|support|knowledge|internal|HR"
+         r"|help ?desk|LLM|GPT) assistant|natural[- ]language questions|ask (?:\w+ ){0,3}questions", 3),
+        (r"\bdocuments?\b|\bdocs\b|\bdocumentation\b|\bhandbook\b|\bmanuals?\b|\bwiki\b|\bconfluence\b|\bpolic(?:y|ies)"
+         r"|\bguidelines\b|\bpdfs?\b|\bassistant\b|\banswers?\b|\bquestions?\b|\bgenerat\w*|\bcitations?\b", 2),
+        (r"\bretriev\w*|\bsearch\w*|\bindex\w*", 1),
+        (r"(?:support|help|customer service|q&a|faq) ?bots?|plain english|\bquot\w* (?:the )?(?:passages|sources)"
+         r"|\bpassages\b|help[- ]?cent(?:er|re)|\brunbooks?\b|\bfaqs?\b|answers? (?:\w+ ){0,2}(?:drawn from"
+         r"|based on|using|from)", 3),
+    ],
+}
 
 PHRASES = [
     R(r"retrain(?:ed|ing|s)?(?: (?:the |our |a )?models?)?(?: (?:once |twice )?(?:every|each|per|a|once a))?\s?"
@@ -2184,6 +2352,12 @@ PHRASES = [
       r"|jobs?|processing)|offline is fine|pre-?comput\w*|ahead of time|nightly (?:\w+ )?(?:jobs?|runs?|pipelines?"
       r"|scoring|predictions?)|scheduled (?:jobs?|runs?)",
       "prediction_mode", "batch", "mode:batch", unless=r"featur|train|embedd|\bindex"),
+    R(r"(?:scor|re-?comput|refresh|re-?scor|run|generat|predict|report|send|email)\w*(?: [\w'-]+){0,7}? (?:every"
+      r"|each|once a)"
+      r" (?:night|day|morning|week|month|quarter)|(?:refreshed|recomputed|rescored|scored|generated|run|produced|sent)"
+      r" (?:nightly|daily|weekly|monthly|overnight)|(?:daily|weekly|monthly|quarterly) (?:reports?|lists?|scores?"
+      r"|emails?)",
+      "prediction_mode", "batch", "mode:batch-schedule", check=False, unless=r"featur|train|embedd|\bindex|retrain"),
     R(r"(?<!near )(?<!near-)\breal[- ]?time\b(?![- ](?:features?|signals?|data|counters?|aggregates?|updates?))"
       r"|online (?:predictions?|inference|scoring|serving|ranking)|(?:served|scored|predicted|ranked) online"
       r"|per[- ]request|at request[- ]time|(?:on|for|with) (?:each|every) request|in the request path"
@@ -2194,7 +2368,8 @@ PHRASES = [
       "ml_task", "retrieval", "task:retrieval", strength=2),
     R(r"learning[- ]to[- ]rank|\brank(?:s|ed|er|ers)?\b|ranking (?:model|problem|task)|(?-i:\bLTR\b)",
       "ml_task", "ranking", "task:ranking"),
-    R(r"binary (?:classifier|classification|label|outcome)|predict(?:s|ing)? whether|yes/no",
+    R(r"binary (?:classifier|classification|label|outcome)|(?:predict|decid|determin|tell|judg)\w* whether|yes/no"
+      r"|\b(?:safe|spam|fraud\w*|fake|legit\w*|genuine) or (?:not|unsafe|spam|real|fake|genuine)\b",
       "ml_task", "binary_classification", "task:binary"),
     R(r"multi-?class(?:ification)?|(?:one of|into) (?:\d+|several|many|multiple) (?:mutually exclusive )?"
       r"(?:classes|categories)", "ml_task", "multiclass", "task:multiclass"),
@@ -2229,6 +2404,46 @@ TOOLS = [  # (pattern, key, value): a named tool, unless negated ("no Kafka")
     (r"gitlab", "ci", "gitlab"),
 ]
 
+# The ML task from the question's shape, for custom use cases only (a preset brings its own task,
+# and a stated task such as "regression" wins over these). Strengths order them: a question with
+# categories is multiclass even when it also says "will".
+_CATEGORY_NOUNS = (r"(?:categor(?:y|ies)|class(?:es)?|types?|departments?|groups?|buckets?|tiers?|levels?|segments?"
+                   r"|topics?|genres?|intents?|teams?|queues?|severit(?:y|ies)|priorit(?:y|ies)|labels?|kinds?)")
+_QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue|demand|sales|cost|quantity|rating"
+               r"|age|temperature|spend|spending|income|yield|load|usage|consumption|size|weight|distance|salary"
+               r"|premium|sale price|length|turnover|profit|balance|occupancy|stock)s?")
+SHAPES = [
+    R(r"multi-?label|all (?:the )?(?:tags|labels|topics|categories|attributes|genres) that apply|(?:several|multiple"
+      r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,4}with (?:multiple|several"
+      r"|all|any)", "ml_task", "multilabel", "shape:which-tags", strength=0.65, check=False),
+    R(r"which of (?:the |these |those |our |its )?(?:\w+ ){0,3}" + _CATEGORY_NOUNS + r"\b|(?:into|as|to) one of"
+      r"|one of (?:\d+|two|three|four|five|six|seven|eight|nine|ten|twelve|several|many|\w+) (?:\w+ )?"
+      + _CATEGORY_NOUNS + r"\b|(?:classif|categori[sz]|sort|rout|assign|bucket|triag|group)\w* (?:\w+ ){0,6}?"
+      r"(?:into|to|among|between|by) (?:\w+ ){0,3}?(?:" + _CATEGORY_NOUNS + r"\b|\w+, \w+,? (?:and|or) \w+)"
+      r"|\w+, \w+,? (?:and|or) \w+ (?:severity|priority|risk|urgency|sentiment)|auto[- ]?categori[sz]\w*"
+      r"|\b[a-z]+: \w+, \w+,? (?:and|or) \w+\b"
+      r"|which (?:category|department|class|type|team|queue|genre|topic|intent|bucket|tier)\b",
+      "ml_task", "multiclass", "shape:which-category", strength=0.6, check=False),
+    R(r"how (?:many|much|long|soon)\b|\bforecast\w*|(?:predict|estimat|project|expect)\w* (?:the |a |an |each |every"
+      r" |their |its |our |how |next |future )*(?:\w+ ){0,2}?" + _QUANTITIES + r"\b|lifetime value|(?-i:\bLTV\b)"
+      r"|\b(?:expected|future|total) (?:number|revenue|value|sales|demand|spend)|time (?:until|to|before|between) "
+      r"|\bin (?:days|hours|minutes|dollars|euros|units)\b",
+      "ml_task", "regression", "shape:how-much", strength=0.5, check=False),
+    R(r"recommend\w*|\bsuggest\w*|\bsimilar\b|from (?:a|the|our|its) catalog\w*|match\w* (?:\w+ ){0,2}(?:to|with)\b"
+      r"|\bnearest\b|personali[sz]ed (?:list|picks|selection)", "ml_task", "retrieval", "shape:recommend",
+      strength=0.47, check=False),
+    R(r"\brank\w*|\border\w* (?:the |these |their )?(?:\w+ )?(?:results|items|list|candidates|options)\b"
+      r"|\b(?:order|sort)\w* (?:the |these |their )?(?:\w+ )?\w+s\b[^.;]{0,60}?\bby\b"
+      r"|prioriti[sz]\w*|\bsort\w* (?:\w+ ){0,3}by\b|\btop[- ](?:\d+|k|n)\b", "ml_task", "ranking", "shape:order",
+      strength=0.46, check=False),
+    R(r"\bwhether\b|(?:which|if) (?:\w+[ -]){0,5}?(?:will|would|is likely to|are likely to|are going to|is going to)\b"
+      r"|\blikely to\b|\bprobability\b|\blikelihood\b|\bchances?\b|\bpropensity\b|\bor not\b|yes[/ ]no|\bflag\w*"
+      r"|\bdetect\w*|\bspam\b|\bchurn\w*|\bdefault\w*|\bconvert\w*|\bscor(?:e|es|ing)\b",
+      "ml_task", "binary_classification", "shape:will-it", strength=0.45, check=False),
+    R(r"\bestimat\w*|\bpredict\w* (?:the |a |an )(?!probability|likelihood|chance|risk)",
+      "ml_task", "regression", "shape:estimate", strength=0.4, check=False),
+]
+
 # fmt: on
 
 # When both values of a key are stated (and nothing stronger is), they mean the combined value.
@@ -2241,20 +2456,20 @@ _NORMALIZE |= str.maketrans({"\u2019": "'", "\u00a0": " ", "\t": " ", "\r": " ",
 
 
 @cache
-def _compiled() -> list[tuple[re.Pattern, _Rule]]:
-    rows = list(NUMERIC)
-    rows += [
-        R(p, "use_case", value, f"use-case:{value}", strength=s, claim=True, check=False) for p, value, s in USE_CASES
-    ]
-    rows += PHRASES
-    rows += [R(p, key, value, f"tool:{value}") for p, key, value in TOOLS]
+def _compiled(table: str = "rules") -> list[tuple[re.Pattern, _Rule]]:
+    if table == "shapes":
+        rows = list(SHAPES)
+    else:
+        rows = [*NUMERIC, *PHRASES, *(R(p, key, value, f"tool:{value}") for p, key, value in TOOLS)]
     return [(re.compile(row.pattern.replace("{N}", _NUM), re.I), row) for row in rows]
 
 
 @cache
 def _questions() -> dict[str, dict]:
-    from mlsd import bank
-
+    try:
+        from mlsd import bank
+    except ImportError:  # embedded in a template hook without mlsd installed: the hook's SPEC holds the bank
+        return {q["key"]: q for q in globals()["SPEC"]["questions"]}
     return {q["key"]: q for q in bank.QUESTIONS}
 
 
@@ -2281,16 +2496,44 @@ def _overlaps(span: tuple[int, int], claimed: list[tuple[int, int]]) -> bool:
     return any(span[0] < end and start < span[1] for start, end in claimed)
 
 
-_Found = tuple[int, int, int, Inference]  # (strength, start, end, inference)
+_Found = tuple[float, int, int, Inference]  # (strength, start, end, inference)
 
 
 def infer(text: str) -> list[Inference]:
-    """Return what the prompt says about the bank's answers, weakest and earliest first."""
+    """Return what the prompt says about the bank's answers, weakest and earliest first.
+
+    A preset is chosen by ``recognise``; without one, the ML task comes from the question's shape
+    and the label, entities and project name from its subject (``subject``).
+    """
     norm = text.translate(_NORMALIZE)
+    found = _rule_matches(norm, text, _compiled())
+    recognition = recognise(text)
+    if recognition.use_case != "custom":
+        use_case = Inference("use_case", recognition.use_case, recognition.evidence, f"use-case:{recognition.use_case}")
+        named = [(start, end) for weight, start, end in recognition.hits if weight >= 3]
+        # the words that name the preset do not also restate its task ("ads ranking" stays the ad preset's task)
+        found = [f for f in found if not (f[3].rule.startswith("task:") and _overlaps(f[1:3], named))]
+        found.append((1, *recognition.span, use_case))
+    else:
+        found += _rule_matches(norm, text, _compiled("shapes"))
+    found += [
+        (0, s, e, Inference("prediction_mode", "online", inf.evidence, "mode:latency"))
+        for _, s, e, inf in found
+        if inf.key == "latency_budget_ms"
+    ]
+    found += _combined(found, text)
+    found.sort(key=lambda f: (f[0], f[1], f[2]))
+    result = [f[3] for f in found]
+    if recognition.use_case == "custom":
+        tasks = [inf.value for inf in result if inf.key == "ml_task"]
+        result = subject(text, str(tasks[-1]) if tasks else "binary_classification") + result
+    return result
+
+
+def _rule_matches(norm: str, text: str, rules: list[tuple[re.Pattern, _Rule]]) -> list[_Found]:
     claimed: list[tuple[int, int]] = []
     found: list[_Found] = []
-    cases: list[_Found] = []
-    for regex, rule in _compiled():
+    for regex, rule in rules:
         for m in regex.finditer(norm):
             core = m.span("num") if "num" in regex.groupindex and m["num"] else m.span()
             if rule.check and _overlaps(core, claimed):
@@ -2310,19 +2553,10 @@ def infer(text: str) -> list[Inference]:
                 continue
             if rule.claim:
                 claimed.append(m.span())
-            item = (strength, m.start(), m.end(), Inference(rule.key, value, text[m.start() : m.end()], rule.name))
-            (cases if rule.key == "use_case" else found).append(item)
-    if cases:
-        strength, start, end, best = max(cases, key=lambda c: (c[0], -c[1]))
-        found.append((1, start, end, best))
-    found += [
-        (0, s, e, Inference("prediction_mode", "online", inf.evidence, "mode:latency"))
-        for _, s, e, inf in found
-        if inf.key == "latency_budget_ms"
-    ]
-    found += _combined(found, text)
-    found.sort(key=lambda f: (f[0], f[1], f[2]))
-    return [f[3] for f in found]
+            found.append(
+                (strength, m.start(), m.end(), Inference(rule.key, value, text[m.start() : m.end()], rule.name))
+            )
+    return found
 
 
 def _combined(found: list[_Found], text: str) -> list[_Found]:
@@ -2337,6 +2571,348 @@ def _combined(found: list[_Found], text: str) -> list[_Found]:
             start, end = min(a[1], b[1]), max(a[2], b[2])
             extra.append((2, start, end, Inference(key, both, text[start:end], f"{key}:both")))
     return extra
+
+
+# Recognising the use case -----------------------------------------------------------------
+
+MIN_SCORE = 4  # below this no preset is recognised, unless one decisive cue (weight 3) names it
+MARGIN = 1.5  # the best preset must lead the runner-up by this much, else the design is custom
+
+
+class Recognition(NamedTuple):
+    """The preset a prompt describes (or custom), its score, evidence and the runner-up."""
+
+    use_case: str
+    score: float
+    evidence: str
+    span: tuple[int, int]
+    runner_up: str
+    runner_score: float
+    note: str
+    hits: tuple = ()  # (weight, start, end) of every cue of the chosen preset
+
+
+@cache
+def _compiled_cues() -> dict[str, list[tuple[re.Pattern, int]]]:
+    return {preset: [(re.compile(p, re.I), weight) for p, weight in cues] for preset, cues in CUES.items()}
+
+
+def preset_scores(text: str) -> list[tuple[float, str, list[tuple[int, int, int]]]]:
+    """Return (score, preset, hits) for every preset, best first; a hit is (weight, start, end).
+
+    Each cue counts once per distinct matched phrase and at most twice; a negated match does not
+    count ("no personalisation"). A specific phrase also matches the broader cues inside it, so it
+    weighs more than a broad word alone.
+    """
+    norm = text.translate(_NORMALIZE)
+    ranking = []
+    for preset, cues in _compiled_cues().items():
+        hits: list[tuple[int, int, int]] = []
+        for regex, weight in cues:
+            seen: set[str] = set()
+            for m in regex.finditer(norm):
+                word = m.group().lower()
+                if word in seen or len(seen) == 2 or _negated(_clause_before(norm, m.start())):
+                    continue
+                seen.add(word)
+                hits.append((weight, m.start(), m.end()))
+        ranking.append((sum(weight for weight, _, _ in hits), preset, hits))
+    ranking.sort(key=lambda row: (-row[0], row[1]))
+    return ranking
+
+
+def recognise(text: str) -> Recognition:
+    """Return the preset the prompt describes when it scores ``MIN_SCORE`` and leads the runner-up by
+    ``MARGIN``; otherwise custom, with a note that says why."""
+    ranking = preset_scores(text)
+    (best, preset, hits), (second, other, _) = ranking[0], ranking[1]
+    if hits:
+        weight, start, end = max(hits, key=lambda hit: (hit[0], -hit[1]))
+        evidence, span = text[start:end], (start, end)
+    else:
+        evidence, span = "", (0, 0)
+    decisive = any(weight >= 3 for weight, _, _ in hits)
+    if (best >= MIN_SCORE or (decisive and best >= 3)) and best - second >= MARGIN:
+        close = f"; runner-up {other} ({second:g})" if second and best - second < 2 * MARGIN else ""
+        note = f"{preset} (score {best:g}){close}"
+        return Recognition(preset, best, evidence, span, other, second, note, tuple(hits))
+    if best >= MIN_SCORE or (decisive and best >= 3):
+        note = (
+            f"custom: {preset} ({best:g}) and {other} ({second:g}) are too close to choose;"
+            f" pass --preset {preset} or --preset {other} to start from one"
+        )
+    elif best > 0:
+        note = (
+            f"custom: no preset matched well enough: the closest, {preset}, scores {best:g} of the {MIN_SCORE} needed"
+        )
+    else:
+        note = "custom: the prompt names no preset's domain"
+    return Recognition("custom", best, evidence, span, other if best else "", second, note)
+
+
+# The subject of a custom design: label, entities and a project name ----------------------
+
+_STOP = set(
+    "a an the of in on at for to from by with and or but as into per is are was be been will would can could should"
+    " that which who whom whose so than then when where while using based each every their its our your his her"
+    " they them this these those it within over under after before about across via if whether not no do does"
+    " did has have had must may might also only just more most how what there here we you i me my us until"
+    " sell buy ship need get receive have make take use see want go come open close spend earn pay leave watch read"
+    " say require generate produce consume handle serve arrive happen fail respond become expect belong contain"
+    " include reach sells ships needs gets receives belongs contains".split()
+)
+_NOT_VERBS = set("a an the be been have not also still then this that it they to more less".split())
+_GENERIC = set(
+    "model system service pipeline engine tool api app feature platform solution classifier predictor"
+    " algorithm design stack project probability likelihood chance risk".split()
+)
+_TIME_WORDS = set("second minute hour day night week month quarter year interval slot period window time".split())
+_PERSON = set(
+    "user customer member subscriber cardholder rider driver learner student patient employee merchant lead cook player"
+    " reader viewer listener shopper buyer seller passenger guest client visitor agent applicant borrower tenant host"
+    " advertiser gamer diner fan attendee traveler traveller creator developer doctor account holder owner homeowner"
+    " policyholder donor freelancer worker professional household subscriber".split()
+)
+_EVENT_LABELS = {
+    "churn": "churned", "default": "defaulted", "conversion": "converted", "cancellation": "cancelled",
+    "renewal": "renewed", "attrition": "churned", "purchase": "purchased", "click": "clicked", "return": "returned",
+    "upgrade": "upgraded", "signup": "signed_up", "delinquency": "delinquent", "readmission": "readmitted",
+    "failure": "failed", "dropout": "dropped_out", "resignation": "resigned", "no-show": "no_show",
+}  # fmt: skip
+_VERB_NOUNS = {
+    "convert": "conversion", "respond": "response", "churn": "churn", "default": "default", "cancel": "cancellation",
+    "renew": "renewal", "buy": "purchase", "purchase": "purchase", "click": "click", "leave": "churn",
+    "return": "return", "pay": "payment", "repay": "repayment", "attend": "attendance", "subscribe": "subscription",
+    "apply": "application", "book": "booking", "drop": "dropout", "quit": "churn", "upgrade": "upgrade",
+    "fail": "failure", "complete": "completion", "open": "open", "accept": "acceptance", "win": "win",
+}  # fmt: skip
+_WORD = re.compile(r"[a-z0-9][a-z0-9-]*(?:'s)?", re.I)
+
+
+def _singular(word: str) -> str:
+    word = word.lower()
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _phrase(norm: str, start: int, size: int = 3) -> tuple[list[str], int]:
+    """Return up to ``size`` content words from ``start`` (stopping at a stop word or punctuation), and their end."""
+    words: list[str] = []
+    end = start
+    for m in _WORD.finditer(norm, start):
+        if norm[end : m.start()].strip() or len(words) == size:
+            break
+        word = m.group().lower()
+        if words and word.endswith("ed") and word not in ("red", "bed", "need", "seed", "feed", "speed"):
+            break
+        if word in _STOP or word.endswith("'s"):
+            if words or word not in ("a", "an", "the", "each", "every", "our", "their", "its"):
+                break
+            end = m.end()
+            continue
+        words.append(word)
+        end = m.end()
+    return words, end
+
+
+def _identifier(words: list[str]) -> str | None:
+    name = re.sub(r"[^a-z0-9]+", "_", "_".join(words).lower()).strip("_")[:40].strip("_")
+    if keyword.iskeyword(name) or name in ("id", "type", "class", "list", "dict", "object"):
+        name = f"{name}_value"
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name or "-") or name.endswith("_id"):
+        return None
+    return None if name in ("event_time", "hour_of_day", "is_weekend", "label") else name
+
+
+_NUMBER_WORDS = set("one two three four five six seven eight nine ten eleven twelve several many few multiple".split())
+
+
+def _after(norm: str, pattern: str, size: int = 3) -> tuple[list[str], int, int] | None:
+    """Return (content words, start, end) after the first match of ``pattern``, or None."""
+    m = re.search(pattern, norm, re.I)
+    if not m:
+        return None
+    words, end = _phrase(norm, m.end(), size)
+    words = [w for w in words if w not in _NUMBER_WORDS and not w[0].isdigit()]
+    return (words, m.start(), end) if words else None
+
+
+def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
+    """Return (label, start, end, subject words) for a custom task, or None when the text does not say."""
+    if task == "binary_classification":
+        if m := re.search(r"\bas (?:an? )?([a-z]+) or not\b", norm, re.I):
+            return f"is_{m[1].lower()}", m.start(), m.end(), m[1].lower()
+        if m := re.search(r"\bis (?:this|the|a|an) (?:[a-z-]+ ){1,3}?(?:a|an) ((?:[a-z]+ )?[a-z]+) or\b", norm, re.I):
+            words = m[1].lower()
+            return f"is_{words.replace(' ', '_')}", m.start(1), m.end(1), words
+        chance = r"(?:probability|chance|likelihood|risk|odds) (?:that|of) (?:(?:a|an|the) )?(?:[a-z-]+ ){0,2}?"
+        if m := re.search(chance + r"([a-z]+?)(?:s|ing)? (out|up|off|away|back)\b", norm, re.I):
+            return f"will_{m[1].lower()}_{m[2].lower()}", m.start(), m.end(), f"{m[1].lower()} {m[2].lower()}"
+        m = re.search(
+            r"\b(?:will|would|should|(?:is|are) (?:likely|going|about) to|likely to) (?:\w+ly )?(?:(be|become|get) )?"
+            r"([a-z-]+)",
+            norm,
+            re.I,
+        )
+        question = re.search(
+            r"\b(?:will|would) (?:a|an|the|this|each|our|their|any) (?:[a-z-]+ ){1,3}?(?:(be|become|get) )?([a-z-]+)\b",
+            norm,
+            re.I,
+        )
+        if question and (not m or question.start() <= m.start()) and question[2].lower() not in _NOT_VERBS:
+            m = question
+        if m and m[2].lower() not in _NOT_VERBS:
+            verb = m[2].lower()
+            if m[1]:
+                return f"is_{verb}", m.start(), m.end(), verb
+            return f"will_{verb}", m.start(), m.end(), _VERB_NOUNS.get(verb, verb)
+        found = _after(norm, r"\b(?:predict|detect|flag|identify|spot|catch|forecast|anticipate)\w*\s", 3)
+        if found:
+            words, start, end = found
+            noun = _singular(words[-1]) if words[-1] not in _EVENT_LABELS else words[-1]
+            return _EVENT_LABELS.get(noun, f"is_{noun}"), start, end, " ".join(words)
+        return None
+    if task == "regression":
+        patterns = [
+            (r"\bhow (?:many|much) ", ""),
+            (r"\bwhat will (?:(?:the|a|an) )?", ""),
+            (r"\b(?:number|count) of ", ""),
+            (r"\btime (?:until|to|before) (?:(?:a|an|the) )?(?:[a-z]+'s )?", "time_to_"),
+            (r"\b(?:predict|estimat|forecast|project)\w* (?:(?:the|a|an|each|their|its|our|how) )*", ""),
+        ]
+        if found := _after(norm, r"\bhow long (?:(?:will|does|do|it takes?|would) )?(?:(?:a|an|the) )?", 2):
+            words, start, end = found
+            return "_".join([*words, "duration"]), start, end, " ".join([*words, "duration"])
+        if m := re.search(r"\b(?:a|an|the|our|their) ((?:[a-z]+ )?[a-z]+) forecast\w*", norm, re.I):
+            words = [w for w in m[1].lower().split() if w not in _STOP and w not in _GENERIC]
+            if words:
+                return "_".join(words), m.start(1), m.end(1), " ".join(words)
+        for pattern, prefix in patterns:
+            if (found := _after(norm, pattern, 3)) and not set(found[0]) & _GENERIC:
+                words, start, end = found
+                if prefix:
+                    words = [prefix.rstrip("_"), *words]
+                else:
+                    words = [w for w in words if w not in ("next", "future", "total", "expected")] or words
+                return "_".join(words), start, end, " ".join(words).replace("_", " ")
+        return None
+    if task == "multilabel":
+        if m := re.search(
+            r"\b(?:all (?:the )?|multiple |several |many |any number of )([a-z]+) (?:that apply|per|to each|for each)",
+            norm,
+            re.I,
+        ):
+            return m[1].lower(), m.start(), m.end(), m[1].lower()
+        return None
+    if task == "multiclass":
+        if m := re.search(r"\b([a-z]+): \w+, \w+,? (?:and|or) \w+\b", norm, re.I):
+            return _singular(m[1]), m.start(1), m.end(1), _singular(m[1])
+        if m := re.search(r"\b(?:\w+, )+\w+,? (?:and|or) \w+ ([a-z]+)", norm, re.I):
+            noun = _singular(m[1])
+            if noun not in _STOP:
+                return noun, m.start(), m.end(), noun
+        for pattern in (r"\bone of ", r"\bwhich of ", r"\binto (?:several |many |multiple )?", r"\bwhich "):
+            if found := _after(norm, pattern, 3):
+                words, start, end = found
+                return "_".join([*words[:-1], _singular(words[-1])]), start, end, " ".join(words)
+        return None
+    return None
+
+
+def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
+    """Return user_entity / item_entity -> (value, start, end) from people nouns and the scored thing."""
+    found: dict[str, tuple[str, int, int]] = {}
+    for m in re.finditer(r"[a-z][a-z-]*", norm, re.I):
+        if _singular(m.group()) in _PERSON:
+            found["user_entity"] = (_singular(m.group()), m.start(), m.end())
+            break
+    item_patterns = [
+        (
+            r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|recommend|suggest|match"
+            r"|review"
+            r"|screen|prioriti[sz]|label|rank|detect|identify|spot|catch|find|order)\w* (?:(?:all|incoming|new|the"
+            r"|our) )*",
+            True,
+        ),
+        (r"\b(?:each|every) ", False),
+        (
+            r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
+            r"|every) )?",
+            False,
+        ),
+        (r"\b(?:does|do|is|are|will|whether|if|how long) (?:a|an|the) ", False),
+    ]
+    for pattern, plural in item_patterns:
+        for m in re.finditer(pattern, norm, re.I):
+            words, end = _phrase(norm, m.end(), 3)
+            words = [w for w in words if not w[0].isdigit()]
+            if not words or (plural and not words[-1].endswith("s")):
+                continue
+            noun = _singular(words[-1])
+            if noun in _TIME_WORDS or noun in _STOP or noun in _PERSON or noun in _GENERIC:
+                continue
+            found["item_entity"] = (noun, m.start(), end)
+            break
+        if "item_entity" in found:
+            break
+    return found
+
+
+_TASK_NAMES = {
+    "binary_classification": "Prediction", "regression": "Prediction", "multiclass": "Classification",
+    "multilabel": "Tagging", "ranking": "Ranking", "retrieval": "Recommendation",
+}  # fmt: skip
+
+
+def _title(words: str) -> str:
+    return " ".join(w if w.isupper() else w.capitalize() for w in words.replace("_", " ").replace("-", " ").split())
+
+
+def _project_name(subject: str, task: str, norm: str) -> str | None:
+    suffix = _TASK_NAMES[task]
+    if task == "regression" and re.search(
+        r"forecast|tomorrow|\bnext (?:hour|day|week|month|quarter|year)|expect", norm, re.I
+    ):
+        suffix = "Forecasting"
+    words = [*_title(subject).split(), suffix, "Service"]
+    while words:
+        name = " ".join(words)
+        if len(re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")) <= 40:
+            return name
+        words = words[1:] if len(words) > 3 else words[:-1]
+    return None
+
+
+def subject(text: str, task: str) -> list[Inference]:
+    """Return label, entity and project-name inferences for a custom design of ``task``."""
+    norm = text.translate(_NORMALIZE)
+    out: list[Inference] = []
+    entities = _prompt_entities(norm)
+    for key, (value, start, end) in entities.items():
+        if value not in ("user", "item") and _identifier([value]):
+            out.append(Inference(key, value, text[start:end], f"subject:{key}"))
+    label = _label(norm, task)
+    taken = {inf.value for inf in out}
+    if label and (name := _identifier([label[0]])) and name not in taken:
+        out.append(Inference("label", name, text[label[1] : label[2]], "subject:label"))
+    if label:
+        words, start, end = label[3], label[1], label[2]
+    elif task in ("retrieval", "ranking") and "item_entity" in entities:
+        words, start, end = entities["item_entity"]
+    else:
+        return out
+    if task in ("binary_classification",) and "user_entity" in entities and entities["user_entity"][0] != "user":
+        words = f"{entities['user_entity'][0]} {words}"
+    if task == "binary_classification" and label and label[0].startswith("is_") and "item_entity" in entities:
+        words = f"{entities['item_entity'][0]} {words}"
+    if name := _project_name(words, task, norm):
+        out.append(Inference("project_name", name, text[start:end], "subject:name"))
+    return out
 
 
 def as_answers(inferences: list[Inference]) -> dict:

@@ -15,13 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LABELLED = Path(__file__).parent / "prompts" / "labelled.jsonl"
+DEV = Path(__file__).parent / "prompts" / "dev.jsonl"  # written while tuning: not a held-out estimate
 SEED = 20261203
 META = ("id", "split", "prompt")
 
 
 def load(split: str | None = None) -> list[dict]:
-    """Return the labelled prompts, all of them or one split."""
-    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Return the labelled prompts, all of them or one split (tune, test, or dev: the extra tuning prompts)."""
+    path = DEV if split == "dev" else LABELLED
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if split == "dev":
+        return [row | {"split": "dev"} for row in rows]
     return [row for row in rows if split is None or row["split"] == split]
 
 

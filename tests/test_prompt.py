@@ -421,10 +421,10 @@ def test_inferred_answers_resolve(text, spec):
         assert resolved[key] == value
 
 
-def test_use_case_ids_are_presets():
-    ids = {p["id"] for p in presets()}
-    assert {value for _, value, _ in prompt.USE_CASES} <= ids
-    assert len({value for _, value, _ in prompt.USE_CASES}) == len(ids)
+def test_every_preset_has_use_case_cues_and_only_presets_do():
+    assert set(prompt.CUES) == {p["id"] for p in presets()}
+    for preset, cues in prompt.CUES.items():
+        assert any(weight == 3 for _, weight in cues), f"{preset} has no decisive cue"
 
 
 @pytest.mark.parametrize(

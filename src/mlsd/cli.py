@@ -88,37 +88,51 @@ def _collect(prompt_text, preset, answers_file, settings, no_input, quiet):
     spec = load_spec()
     explicit = explicit_answers(answers_file, preset, settings, spec)
     inferred: dict = {}
+    suggested: dict = {}  # key -> (value, reason): assumptions from the prompt, offered as defaults
     if prompt_text is not None:
-        from mlsd.prompt import as_answers, infer
+        from mlsd.prompt import as_answers, infer, recognise
 
         if not prompt_text.strip():
             raise UsageProblem("--prompt is empty: pass the interview prompt as text")
         inferences = infer(prompt_text)
         kept = as_answers(inferences)
         inferred = {i.key: i.evidence for i in inferences if i.key in kept and kept[i.key] == i.value}
+        if "project_name" in kept:
+            name = kept.pop("project_name")
+            suggested["project_name"] = (name, f'named from the prompt\'s subject: "{inferred.pop("project_name")}"')
+        recognition = recognise(prompt_text)
+        if recognition.use_case == "custom":
+            suggested["use_case"] = ("custom", recognition.note.removeprefix("custom: "))
         given = explicit_answers(None, preset, settings, spec)
         file_answers = explicit_answers(answers_file, None, (), spec)
         explicit = {**file_answers, **kept, "interview_prompt": prompt_text, **given}
+        suggested = {key: value for key, value in suggested.items() if key not in explicit}
+        if no_input:
+            explicit |= {key: value for key, (value, _) in suggested.items()}
         if not quiet:
             from mlsd.report import print_inferences
 
-            print_inferences(kept, inferred)
+            print_inferences(kept, inferred, recognition.note)
     ask = None
     if not no_input:
         from mlsd.interview import Interview
 
-        ask = Interview(spec, explicit).ask
+        ask = Interview(spec, explicit, suggested).ask
     try:
         answers, reasons = engine.resolve(explicit, spec, ask=ask)
     except engine.AnswerError as error:
         raise UsageProblem(str(error)) from None
     for key in inferred:
         reasons[key] = f'inferred from the prompt: "{inferred[key]}"'
+    if no_input:
+        reasons |= {key: reason for key, (value, reason) in suggested.items() if answers.get(key) == value}
     if prompt_text is not None and no_input and not quiet:
         from mlsd.report import print_assumptions
 
-        assumed = _assumed_keys(spec, answers_file, preset, settings, inferred)
-        print_assumptions([key for key in assumed if engine.applies(engine.question(spec, key), answers)], answers)
+        assumed = _assumed_keys(spec, answers_file, preset, settings, inferred, prompt_text is not None)
+        print_assumptions(
+            [key for key in assumed if engine.applies(engine.question(spec, key), answers)], answers, reasons
+        )
     return spec, answers, reasons, inferred
 
 
@@ -147,7 +161,7 @@ def design(
     assumed = (
         [
             f"{key} = {answers[key]} ({reasons.get(key, 'default')})"
-            for key in _assumed_keys(spec, answers_file, preset, settings, inferred)
+            for key in _assumed_keys(spec, answers_file, preset, settings, inferred, prompt_text is not None)
             if engine.applies(engine.question(spec, key), answers)
         ]
         if no_input
@@ -169,11 +183,19 @@ def design(
     click.echo(f"wrote {output}", err=True)
 
 
-def _assumed_keys(spec, answers_file, preset, settings, inferred) -> list[str]:
+def _assumed_keys(spec, answers_file, preset, settings, inferred, with_prompt=False) -> list[str]:
+    """Return the keys nobody stated: not given, not inferred from the prompt, and not the prompt itself.
+
+    Identity answers are not design assumptions, except a project name taken from a prompt.
+    """
     from mlsd.inputs import explicit_answers
 
     stated = set(explicit_answers(answers_file, preset, settings, spec)) | set(inferred)
-    return [q["key"] for q in spec["questions"] if q["key"] not in stated and q["step"] != "identity"]
+    stated |= {"interview_prompt"} if with_prompt else set()
+    named = {"project_name", "use_case"} if with_prompt else set()
+    return [
+        q["key"] for q in spec["questions"] if q["key"] not in stated and (q["step"] != "identity" or q["key"] in named)
+    ]
 
 
 @cli.command()

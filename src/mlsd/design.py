@@ -864,8 +864,12 @@ def _pitfalls(answers: dict, facts: dict | None) -> list[tuple[str, str, str]]:
 def _section_requirements(answers: dict, facts: dict | None, assumptions: list, inferred: dict, cap: dict) -> list:
     online = _online(answers)
 
+    assumed = {item.split(" = ", 1)[0] for item in assumptions}
+
     def source(key: str) -> str:
-        return f"inferred from: {_text(inferred[key])}" if key in inferred else "answer"
+        if key in inferred:
+            return f"inferred from: {_text(inferred[key])}"
+        return "assumed" if key in assumed else "answer"
 
     mode_names = {
         "online": "online, per request",

@@ -18,9 +18,10 @@ def _shown(value) -> str:
 class Interview:
     """Asks each relevant question with a counter, labelled choices and the derived default."""
 
-    def __init__(self, spec: dict, explicit: dict) -> None:
+    def __init__(self, spec: dict, explicit: dict, suggested: dict | None = None) -> None:
         self.spec = spec
         self.explicit = explicit
+        self.suggested = suggested or {}  # key -> (value, reason): the prompt's proposals, shown as defaults
         self.asked = 0
         self.step: str | None = None
         self.steps = {step["id"]: step["title"] for step in _steps()}
@@ -42,6 +43,8 @@ class Interview:
         return self.asked + len(remaining)
 
     def ask(self, q: dict, default, reason: str | None, error: str | None, answers: dict | None = None):
+        if q["key"] in self.suggested and reason != "from the preset":
+            default, reason = self.suggested[q["key"]]
         try:
             return self._ask(q, default, reason, error, answers or {})
         except click.Abort:

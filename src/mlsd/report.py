@@ -47,8 +47,9 @@ def print_plan(answers: dict, reasons: dict, spec: dict) -> None:
     console.print(components)
 
 
-def print_inferences(kept: dict, evidence: dict) -> None:
-    """Print what the prompt said, each answer with the words that support it."""
+def print_inferences(kept: dict, evidence: dict, use_case_note: str = "") -> None:
+    """Print what the prompt said, each answer with the words that support it, and how the use
+    case was recognised (the runner-up when it was close, or why the design is custom)."""
     from rich.table import Table
 
     table = Table(title="Inferred from the prompt", title_justify="left")
@@ -59,12 +60,19 @@ def print_inferences(kept: dict, evidence: dict) -> None:
     if not kept:
         table.add_row("(nothing)", "", "the prompt named no use case, scale, latency or freshness")
     _console().print(table)
+    if use_case_note:
+        click.echo(f"Use case: {use_case_note}")
 
 
-def print_assumptions(keys: list[str], answers: dict) -> None:
-    """Print the answers the prompt did not give, which --no-input took from defaults."""
-    if keys:
-        shown = ", ".join(f"{key}={_shown(answers[key])}" for key in keys)
+def print_assumptions(keys: list[str], answers: dict, reasons: dict | None = None) -> None:
+    """Print the answers the prompt did not give, which --no-input took from defaults or derived."""
+    reasons = reasons or {}
+    named = [key for key in keys if key in ("project_name", "use_case") and key in reasons]
+    for key in named:
+        click.echo(f"Assumed {key}={_shown(answers[key])}: {reasons[key]}")
+    rest = [key for key in keys if key not in named]
+    if rest:
+        shown = ", ".join(f"{key}={_shown(answers[key])}" for key in rest)
         click.echo(f"Assumed (not in the prompt): {shown}")
 
 
