@@ -2106,6 +2106,8 @@ NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" 
       "latency_budget_ms", _seconds_ms, "latency:s", neg=_KEEP, claim=True, unless=_FRESH_CUE),
     R(r"\bsub[- ]?second\b", "latency_budget_ms", 1000, "latency:sub-second", neg=_KEEP, claim=True),
     R(r"\bhalf a second\b", "latency_budget_ms", 500, "latency:half-second", neg=_KEEP, claim=True),
+    R(r"(?:within|under|below|in|less than|at most|no more than) (?:a|one) (?:second|sec)\b", "latency_budget_ms", 1000,
+      "latency:a-second", neg=_KEEP, claim=True, unless=_FRESH_CUE),
     R(r"{N}\s?(?:qps|rps|req/s|(?:requests?|queries|calls|predictions) ?(?:per |a |/) ?s(?:ec(?:ond)?)?\b)",
       "peak_qps", _count, "scale:qps", neg=_KEEP, claim=True),
     R(r"(?:qps|rps|(?:requests|queries) per second)(?:\s?(?:of|is|at|around|about|peaks? at|:|=|~))*\s?{N}",
@@ -2334,7 +2336,7 @@ PHRASES = [
       r"|several |a couple of )?seconds|(?:every|each) (?:few |\d+ )?seconds?|second[- ]level|up[- ]to[- ]the"
       r"[- ]second|(?<!video )(?<!music )(?<!live )\bstreaming\b",
       "feature_freshness", "seconds", "freshness:seconds", claim=True),
-    R(r"(?:within|under|in|<|than) \d+(?:\.\d+)? ?(?:seconds?|secs?|s)\b", "feature_freshness", "seconds",
+    R(r"(?:within|under|in|<|than) (?:\d+(?:\.\d+)? ?|an? |one )(?:seconds?|secs?|s)\b", "feature_freshness", "seconds",
       "freshness:seconds", need=_FRESH_CUE),
     R(r"\bhourly\b|every hour|(?:once )?(?:an|per|each) hour\b|within (?:the|an|one) hour|an hour old|hour[- ]old",
       "feature_freshness", "hourly", "freshness:hourly"),
@@ -2352,11 +2354,10 @@ PHRASES = [
       r"|jobs?|processing)|offline is fine|pre-?comput\w*|ahead of time|nightly (?:\w+ )?(?:jobs?|runs?|pipelines?"
       r"|scoring|predictions?)|scheduled (?:jobs?|runs?)",
       "prediction_mode", "batch", "mode:batch", unless=r"featur|train|embedd|\bindex"),
-    R(r"(?:scor|re-?comput|refresh|re-?scor|run|generat|predict|report|send|email)\w*(?: [\w'-]+){0,7}? (?:every"
-      r"|each|once a)"
-      r" (?:night|day|morning|week|month|quarter)|(?:refreshed|recomputed|rescored|scored|generated|run|produced|sent)"
-      r" (?:nightly|daily|weekly|monthly|overnight)|(?:daily|weekly|monthly|quarterly) (?:reports?|lists?|scores?"
-      r"|emails?)",
+    R(r"(?:scor|re-?comput|refresh|re-?scor|run|generat|predict|report|send|email)\w*(?: [\w'-]+){0,7}? (?:(?:every"
+      r"|each|once a) (?:night|day|morning|week|month|quarter)|(?:nightly|overnight|weekly|monthly)\b)"
+      r"|(?:refreshed|recomputed|rescored|scored|generated|run|sent) (?:nightly|daily|weekly|monthly|overnight)"
+      r"|(?:daily|weekly|monthly|quarterly) (?:reports?|lists?|scores?|emails?)",
       "prediction_mode", "batch", "mode:batch-schedule", check=False, unless=r"featur|train|embedd|\bindex|retrain"),
     R(r"(?<!near )(?<!near-)\breal[- ]?time\b(?![- ](?:features?|signals?|data|counters?|aggregates?|updates?))"
       r"|online (?:predictions?|inference|scoring|serving|ranking)|(?:served|scored|predicted|ranked) online"
@@ -2622,17 +2623,19 @@ def preset_scores(text: str) -> list[tuple[float, str, list[tuple[int, int, int]
 
 
 def recognise(text: str) -> Recognition:
-    """Return the preset the prompt describes when it scores ``MIN_SCORE`` and leads the runner-up by
-    ``MARGIN``; otherwise custom, with a note that says why."""
+    """Return the preset the prompt describes when it scores ``MIN_SCORE`` (3 with a decisive cue) and
+    leads the runner-up by ``MARGIN``; otherwise custom, with a note that says why."""
     ranking = preset_scores(text)
-    (best, preset, hits), (second, other, _) = ranking[0], ranking[1]
+    (best, preset, hits), (second, other, other_hits) = ranking[0], ranking[1]
     if hits:
         weight, start, end = max(hits, key=lambda hit: (hit[0], -hit[1]))
         evidence, span = text[start:end], (start, end)
     else:
         evidence, span = "", (0, 0)
     decisive = any(weight >= 3 for weight, _, _ in hits)
-    if (best >= MIN_SCORE or (decisive and best >= 3)) and best - second >= MARGIN:
+    # a decisive cue against none needs a smaller lead: "fraudulent ads" is fraud, not ad clicks
+    margin = MARGIN - 0.5 if decisive and not any(weight >= 3 for weight, _, _ in other_hits) else MARGIN
+    if (best >= MIN_SCORE or (decisive and best >= 3)) and best - second >= margin:
         close = f"; runner-up {other} ({second:g})" if second and best - second < 2 * MARGIN else ""
         note = f"{preset} (score {best:g}){close}"
         return Recognition(preset, best, evidence, span, other, second, note, tuple(hits))
@@ -2776,6 +2779,14 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             words, start, end = found
             noun = _singular(words[-1]) if words[-1] not in _EVENT_LABELS else words[-1]
             return _EVENT_LABELS.get(noun, f"is_{noun}"), start, end, " ".join(words)
+        compound = (
+            r"\b([a-z]+) (?:predictions?|prediction model|detection|detector|forecasts?|scores?|scoring|risk"
+            r"|propensity|classifier)\b"
+        )
+        for m in re.finditer(compound, norm, re.I):
+            noun = m[1].lower()
+            if noun not in _STOP and noun not in _GENERIC and noun not in _TIME_WORDS:
+                return _EVENT_LABELS.get(noun, f"is_{noun}"), m.start(), m.end(), noun
         return None
     if task == "regression":
         patterns = [

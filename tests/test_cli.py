@@ -370,3 +370,48 @@ def test_new_from_a_prompt_asks_only_what_the_prompt_did_not_say(empty_dir):
     assert "Project name" in result.out and "Trainer" in result.out
     answers = yaml.safe_load(next(empty_dir.glob("*/.mlsd/answers.yml")).read_text(encoding="utf-8"))
     assert answers["daily_active_users"] == 300_000_000 and answers["latency_budget_ms"] == 50
+
+
+CHURN_PROMPT = "nightly churn predictions for a telecom with 20 million subscribers"
+
+
+def test_a_prompt_outside_the_presets_becomes_a_named_custom_design(empty_dir):
+    result = run_mlsd("new", "--no-input", "--prompt", CHURN_PROMPT, "-o", str(empty_dir))
+    assert result.code == 0, result.err
+    answers = yaml.safe_load(next(empty_dir.glob("*/.mlsd/answers.yml")).read_text(encoding="utf-8"))
+    assert answers["use_case"] == "custom" and answers["prediction_mode"] == "batch"
+    assert "Churn" in answers["project_name"] and answers["label"] == "churned"
+    assert answers["user_entity"] == "subscriber" and answers["daily_active_users"] == 20_000_000
+    assert f"Assumed project_name={answers['project_name']}: named from the prompt's subject" in result.out
+    assert "Use case: custom: no preset matched well enough" in result.out
+
+
+def test_design_assumptions_list_only_what_was_assumed():
+    result = run_mlsd("design", "--no-input", "--prompt", CHURN_PROMPT)
+    assert result.code == 0, result.err
+    assumptions = result.out.split("### Assumptions", 1)[1].split("###", 1)[0]
+    assert "interview_prompt" not in assumptions
+    assert "project_name = Subscriber Churn Prediction Service (named from the prompt's subject" in assumptions
+    assert "use_case = custom (no preset matched well enough: the closest" in assumptions
+    assert "daily_active_users" not in assumptions and "label" not in assumptions
+    assert "| Items | 10,000 | assumed |" in result.out
+    assert "| Daily active users | 20,000,000 | inferred from: 20 million subscribers |" in result.out
+
+
+def test_interactively_the_name_from_the_prompt_is_the_suggested_default(empty_dir):
+    result = run_mlsd("new", "--prompt", CHURN_PROMPT, "-o", str(empty_dir), stdin="\n" * 80)
+    assert result.code == 0, result.err
+    assert "suggested Subscriber Churn Prediction Service: named from the prompt's subject" in result.out
+    answers = yaml.safe_load(next(empty_dir.glob("*/.mlsd/answers.yml")).read_text(encoding="utf-8"))
+    assert answers["project_name"] == "Subscriber Churn Prediction Service"
+    typed = run_mlsd("new", "--prompt", CHURN_PROMPT, "-o", str(empty_dir / "b"), stdin="\nMy Churn\n" + "\n" * 80)
+    assert typed.code == 0, typed.err
+    assert list((empty_dir / "b").glob("my-churn/.mlsd/answers.yml"))
+
+
+def test_close_presets_fall_back_to_custom_and_name_both(empty_dir):
+    result = run_mlsd("design", "--no-input", "--prompt", "Recommend videos and upcoming events to users")
+    assert result.code == 0, result.err
+    assert "video-recommendation (6) and event-recommendation (5) are too close to choose" in result.out
+    chosen = run_mlsd("new", "--no-input", "--dry-run", "--prompt", "Detect fraudulent ads", "-o", str(empty_dir))
+    assert "Use case: fraud-detection (score 3); runner-up ad-click-prediction (2)" in chosen.out
