@@ -383,7 +383,7 @@ def test_a_prompt_outside_the_presets_becomes_a_named_custom_design(empty_dir):
     assert "Churn" in answers["project_name"] and answers["label"] == "churned"
     assert answers["user_entity"] == "subscriber" and answers["daily_active_users"] == 20_000_000
     assert f"Assumed project_name={answers['project_name']}: named from the prompt's subject" in result.out
-    assert "Use case: custom: no preset matched well enough" in result.out
+    assert "Assumed use_case=custom: no preset matched well enough" in result.out
 
 
 def test_design_assumptions_list_only_what_was_assumed():

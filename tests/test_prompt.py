@@ -485,3 +485,25 @@ def test_negated_online_keeps_numbers_out_of_mode():
     inferences = infer("No real-time requirement; results are read from a table.")
     assert [(i.key, i.value) for i in inferences] == [("prediction_mode", "batch")]
     assert inferences[0].evidence == "real-time"
+
+
+def test_the_hook_copy_of_the_prompt_rules_works_without_mlsd_installed(tmp_path, spec):
+    """Plain cookiecutter runs the post-gen hook where mlsd may not be importable: its rules read the hook's SPEC."""
+    import subprocess
+    import sys
+
+    from mlsd import templategen
+
+    source = templategen.hook_source("post_gen_finish(CONTEXT, SPEC, project_design_with_prompt)", spec)
+    body = source.split("CONTEXT = json.loads", 1)[0].replace("# {% raw %}", "").replace("# {% endraw %}", "")
+    script = tmp_path / "hook_rules.py"
+    script.write_text(
+        body
+        + "\nsys.modules['mlsd'] = None  # import mlsd fails, as where it is not installed\n"
+        + "found = infer('Predict churn for 20 million subscribers every night')\n"
+        + "print(sorted((i.key, str(i.value)) for i in found))\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "('label', 'churned')" in result.stdout and "('prediction_mode', 'batch')" in result.stdout

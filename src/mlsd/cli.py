@@ -112,7 +112,8 @@ def _collect(prompt_text, preset, answers_file, settings, no_input, quiet):
         if not quiet:
             from mlsd.report import print_inferences
 
-            print_inferences(kept, inferred, recognition.note)
+            shown_below = no_input and "use_case" in suggested  # as an assumption, with the same words
+            print_inferences(kept, inferred, "" if shown_below else recognition.note)
     ask = None
     if not no_input:
         from mlsd.interview import Interview

@@ -127,7 +127,8 @@ _ITEMS = (r"(?:videos|listings|items|documents|docs|products|ads|images|photos|p
           r"|candidates|resumes|lectures|episodes|shows|playlists|ad creatives)")
 _PEOPLE = (r"(?:users?|people|customers|members|visitors|riders|viewers|shoppers|subscribers|learners|students|players"
            r"|readers|cardholders|patients|listeners|guests|passengers|travell?ers|buyers|employees|clients|gamers"
-           r"|borrowers|diners|fans|attendees|job seekers|cooks|professionals|creators|developers|doctors)")
+           r"|borrowers|diners|fans|attendees|job seekers|cooks|leads|policyholders|applicants|households|merchants"
+           r"|sellers|drivers|hosts|accounts|advertisers|tenants|professionals|creators|developers|doctors)")
 _NOT_MONTHLY = r"(?:(?!monthly|weekly|yearly|annual|registered|total)[a-z-]+\s){0,2}"
 
 NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" is still 50 ms)
