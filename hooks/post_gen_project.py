@@ -2096,7 +2096,7 @@ _ITEMS = (r"(?:videos|listings|items|documents|docs|products|ads|images|photos|p
 _PEOPLE = (r"(?:users?|people|customers|members|visitors|riders|viewers|shoppers|subscribers|learners|students|players"
            r"|readers|cardholders|patients|listeners|guests|passengers|travell?ers|buyers|employees|clients|gamers"
            r"|borrowers|diners|fans|attendees|job seekers|cooks|leads|policyholders|applicants|households|merchants"
-           r"|sellers|drivers|hosts|accounts|advertisers|tenants|professionals|creators|developers|doctors)")
+           r"|drivers|hosts|accounts|advertisers|tenants|professionals|creators|developers|doctors)")
 _NOT_MONTHLY = r"(?:(?!monthly|weekly|yearly|annual|registered|total)[a-z-]+\s){0,2}"
 
 NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" is still 50 ms)
@@ -2156,6 +2156,8 @@ CUES = {
         (r"\bclicks?\b|\bclicked\b|\brevenue\b|\bmonetiz\w*", 1),
         (r"\bsponsored \w+|display advertising|promoted \w+|(?:chance|probability|likel\w*) (?:\w+ ){0,6}(?:click"
          r"|tap)\w*", 3),
+        (r"cost[- ]per[- ](?:click|mille|thousand|action)|(?-i:\bCPC\b|\bCPM\b)|\bad auctions?\b", 3),
+        (r"\bauctions?\b", 1),
     ],
     "fraud-detection": [
         (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeovers?|money laundering|\bAML\b"
@@ -2219,6 +2221,9 @@ CUES = {
         (r"\bsearch(?:es|ing|ed)?\b|\bquer(?:y|ies)\b|\bkeywords?\b|\brelevan\w*", 2),
         (r"\brank\w*|\border(?:s|ing|ed)?\b|click logs|\bproducts\b|\bcatalog\w*|\bresults\b|\bretrieval\b", 1),
         (r"query[- ]to[- ]\w+|search (?:bar|box)", 3),
+        (r"(?:hotel|flight|travel|job|product|site|app|people|property|house|car|recipe|music|local|map|restaurant"
+         r"|grocery|shop|store) search\b|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query|destination|keywords?"
+         r"|search terms?)", 3),
     ],
     "youtube-video-search": [
         (r"video search|search\w* (?:for |over |across |through |our |a |the )?(?:\w+ ){0,2}(?:videos?|clips?)\b"
@@ -2254,6 +2259,10 @@ CUES = {
         (r"vacation homes?|holiday (?:homes?|rentals?|lets?)|(?:homes?|hotels?|listings?|properties"
          r"|apartments) (?:that )?resembl\w*|comparable (?:homes|hotels|listings|properties|apartments|stays)", 3),
         (r"\bresembl\w*|\bcomparable\b|\bapartments?\b|\btravel\b", 2),
+        (r"(?:other|similar|more) (?:cabins|homes|listings|properties|apartments|hotels|rooms|villas|houses|stays"
+         r"|lodges)", 3),
+        (r"\bcabins?\b|\bvillas?\b|\blodges?\b|next to it|alongside", 2),
+        (r"\bsearch\w*|\bquer(?:y|ies)\b", -1),
     ],
     "event-recommendation": [
         (r"events? (?:recommend\w*|suggestions?)|(?:recommend|suggest)\w* (?:\w+ ){0,3}(?:events|meetups|concerts"
@@ -2263,10 +2272,13 @@ CUES = {
         (r"\bevents?\b|\battendees?\b|\bvenues?\b|\bconferences?\b|\btalks\b|\bfestivals?\b|this weekend|\battend\w*"
          r"|\bexpire\w*", 2),
         (r"\blocation\w*|\bcity\b|\bnearby\b|\bdistance\b|cold[- ]start", 1),
-        (r"community events|events? app|local (?:concerts|events|gigs|shows)|\bgigs?\b|\bfestivals?\b", 3),
+        (r"community events|events? app|local (?:concerts|events|gigs|shows)|\bgigs?\b(?! (?:platform|economy|work"
+         r"|workers|marketplace))|\bfestivals?\b", 3),
         (r"\bworkshops?\b|\bclasses\b|(?<!support )(?<!help desk )(?<!helpdesk )\bticket(?:s|ing)?\b|\bshows\b", 2),
         (r"nearby (?:happenings|events|parties|things|activities)", 3),
         (r"\bhappenings\b|\bparties\b|\bexhibitions?\b|\bnightlife\b", 2),
+        (r"local (?:sports|events|concerts|gigs|shows|matches|theat(?:re|er))|comedy (?:nights?|shows?|clubs?)", 3),
+        (r"\bmatches\b|\bplays\b|\bcomedy\b|\bnights? out\b", 2),
     ],
     "harmful-content-detection": [
         (r"\bharmful\b|content moderation|\bmoderat\w*|hate(?:ful)?(?: speech)?\b|\btoxic\w*|\babusive\b"
@@ -2413,17 +2425,19 @@ _CATEGORY_NOUNS = (r"(?:categor(?:y|ies)|class(?:es)?|types?|departments?|groups
                    r"|topics?|genres?|intents?|teams?|queues?|severit(?:y|ies)|priorit(?:y|ies)|labels?|kinds?)")
 _QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue|demand|sales|cost|quantity|rating"
                r"|age|temperature|spend|spending|income|yield|load|usage|consumption|size|weight|distance|salary"
-               r"|premium|sale price|length|turnover|profit|balance|occupancy|stock)s?")
+               r"|premium|sale price|length|turnover|profit|balance|occupancy|stock|score|grade|mark|life)s?")
 SHAPES = [
     R(r"multi-?label|all (?:the )?(?:tags|labels|topics|categories|attributes|genres) that apply|(?:several|multiple"
-      r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,4}with (?:multiple|several"
+      r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,6}with (?:multiple"
+      r"|several|every|each"
       r"|all|any)", "ml_task", "multilabel", "shape:which-tags", strength=0.65, check=False),
     R(r"which of (?:the |these |those |our |its )?(?:\w+ ){0,3}" + _CATEGORY_NOUNS + r"\b|(?:into|as|to) one of"
       r"|one of (?:\d+|two|three|four|five|six|seven|eight|nine|ten|twelve|several|many|\w+) (?:\w+ )?"
-      + _CATEGORY_NOUNS + r"\b|(?:classif|categori[sz]|sort|rout|assign|bucket|triag|group)\w* (?:\w+ ){0,6}?"
-      r"(?:into|to|among|between|by) (?:\w+ ){0,3}?(?:" + _CATEGORY_NOUNS + r"\b|\w+, \w+,? (?:and|or) \w+)"
+      + _CATEGORY_NOUNS + r"\b|(?:classif|categori[sz]|sort|rout|assign|bucket|triag|group)\w* (?:[\w-]+ ){0,6}?"
+      r"(?:into|to|among|between|by) (?:[\w-]+ ){0,3}?(?:" + _CATEGORY_NOUNS + r"\b|(?:\w+, )+\w+,? (?:and|or) \w+)"
       r"|\w+, \w+,? (?:and|or) \w+ (?:severity|priority|risk|urgency|sentiment)|auto[- ]?categori[sz]\w*"
-      r"|\b[a-z]+: \w+, \w+,? (?:and|or) \w+\b"
+      r"|\b[a-z]+: (?:\w+, )+\w+,? (?:and|or) \w+\b|\bwhich [a-z]+(?<!s) (?:is|does|do|should|will|would)\b"
+      r"|there are (?:\d+|\w+) (?:different |possible )?[a-z]+s\b"
       r"|which (?:category|department|class|type|team|queue|genre|topic|intent|bucket|tier)\b",
       "ml_task", "multiclass", "shape:which-category", strength=0.6, check=False),
     R(r"how (?:many|much|long|soon)\b|\bforecast\w*|(?:predict|estimat|project|expect)\w* (?:the |a |an |each |every"
@@ -2440,7 +2454,7 @@ SHAPES = [
       strength=0.46, check=False),
     R(r"\bwhether\b|(?:which|if) (?:\w+[ -]){0,5}?(?:will|would|is likely to|are likely to|are going to|is going to)\b"
       r"|\blikely to\b|\bprobability\b|\blikelihood\b|\bchances?\b|\bpropensity\b|\bor not\b|yes[/ ]no|\bflag\w*"
-      r"|\bdetect\w*|\bspam\b|\bchurn\w*|\bdefault\w*|\bconvert\w*|\bscor(?:e|es|ing)\b",
+      r"|\bdetect\w*|\bspam\b|\bchurn\w*|\bdefault\w*|\bconver(?:t|ts|ted|ting|sions?)\b|\bscor(?:e|es|ing)\b",
       "ml_task", "binary_classification", "shape:will-it", strength=0.45, check=False),
     R(r"\bestimat\w*|\bpredict\w* (?:the |a |an )(?!probability|likelihood|chance|risk)",
       "ml_task", "regression", "shape:estimate", strength=0.4, check=False),
@@ -2663,7 +2677,8 @@ _STOP = set(
     " did has have had must may might also only just more most how what there here we you i me my us until"
     " sell buy ship need get receive have make take use see want go come open close spend earn pay leave watch read"
     " say require generate produce consume handle serve arrive happen fail respond become expect belong contain"
-    " include reach sells ships needs gets receives belongs contains".split()
+    " include reach sells ships needs gets receives belongs contains written sent made given taken shown seen known"
+    " done built sold bought coming going appears appear".split()
 )
 _NOT_VERBS = set("a an the be been have not also still then this that it they to more less".split())
 _GENERIC = set(
@@ -2815,15 +2830,23 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         return None
     if task == "multilabel":
         if m := re.search(
-            r"\b(?:all (?:the )?|multiple |several |many |any number of )([a-z]+) (?:that apply|per|to each|for each)",
+            r"\b(?:all (?:the )?|multiple |several |many |any number of )([a-z]+) (?:that apply|per|to each|for each)"
+            r"|\bwith (?:all (?:the )?|every |each |any )([a-z]+)",
             norm,
             re.I,
         ):
-            return m[1].lower(), m.start(), m.end(), m[1].lower()
+            noun = (m[1] or m[2]).lower()
+            noun = noun if noun.endswith("s") else f"{noun}s"
+            return noun, m.start(), m.end(), noun
         return None
     if task == "multiclass":
-        if m := re.search(r"\b([a-z]+): \w+, \w+,? (?:and|or) \w+\b", norm, re.I):
-            return _singular(m[1]), m.start(1), m.end(1), _singular(m[1])
+        if m := re.search(r"\b((?:[a-z-]+ )?[a-z-]+): (?:\w+, )+\w+,? (?:and|or) \w+\b", norm, re.I):
+            words = [w for w in m[1].lower().split() if w not in _STOP]
+            if words:
+                words[-1] = _singular(words[-1])
+                return "_".join(words), m.start(1), m.end(1), " ".join(words)
+        if m := re.search(r"\bwhich ([a-z]+)(?<!s) (?:is|does|do|should|will|would)\b", norm, re.I):
+            return m[1].lower(), m.start(), m.end(), m[1].lower()
         if m := re.search(r"\b(?:\w+, )+\w+,? (?:and|or) \w+ ([a-z]+)", norm, re.I):
             noun = _singular(m[1])
             if noun not in _STOP:
@@ -2843,30 +2866,41 @@ def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
         if _singular(m.group()) in _PERSON:
             found["user_entity"] = (_singular(m.group()), m.start(), m.end())
             break
-    item_patterns = [
+    item_patterns = [  # (pattern, the noun must be plural, a generic noun such as "engine" may be it)
+        (r"\b(?:does|do|is|are|will|would|should|can|whether|if|how long) (?:a|an|the|this|each|every) ", False, False),
+        (r"\b(?:a|an|the|this|each|every) (?=(?:[a-z-]+ ){1,3}?(?:will|would)\b)", False, False),
+        (r"\bmatch\w* (?:[a-z-]+ ){1,2}(?:to|with) (?:(?:open|new|the|our|relevant|available) )*", False, True),
         (
             r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|recommend|suggest|match"
             r"|review"
             r"|screen|prioriti[sz]|label|rank|detect|identify|spot|catch|find|order)\w* (?:(?:all|incoming|new|the"
             r"|our) )*",
             True,
+            False,
         ),
-        (r"\b(?:each|every) ", False),
+        (r"\b(?:each|every) ", False, True),
         (
             r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
             r"|every) )?",
             False,
+            False,
         ),
-        (r"\b(?:does|do|is|are|will|whether|if|how long) (?:a|an|the) ", False),
     ]
-    for pattern, plural in item_patterns:
+    for pattern, plural, generic in item_patterns:
         for m in re.finditer(pattern, norm, re.I):
             words, end = _phrase(norm, m.end(), 3)
-            words = [w for w in words if not w[0].isdigit()]
+            words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
             if not words or (plural and not words[-1].endswith("s")):
                 continue
             noun = _singular(words[-1])
-            if noun in _TIME_WORDS or noun in _STOP or noun in _PERSON or noun in _GENERIC:
+            quantity = re.fullmatch(_QUANTITIES, noun)
+            if (
+                noun in _TIME_WORDS
+                or noun in _STOP
+                or noun in _PERSON
+                or quantity
+                or (noun in _GENERIC and not generic)
+            ):
                 continue
             found["item_entity"] = (noun, m.start(), end)
             break
