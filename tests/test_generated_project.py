@@ -38,6 +38,14 @@ CONFIGS = {
         "feature_freshness": "seconds",
         "stream_engine": "kafka",
     },
+    # The PyFlink job runs in its own .venv-flink (make flink-env) and must give what the Kafka
+    # consumer gives; the consumer's tests run on the Tansu broker as with stream_engine=kafka.
+    "flink-stream": {
+        "feature_freshness": "minutes",
+        "stream_engine": "flink",
+        "feature_store": "none",
+        "experiment": "none",
+    },
     "spark-batch-scoring-py312": {
         "prediction_mode": "batch",
         "batch_engine": "spark",
@@ -95,6 +103,8 @@ def server_tests(answers: dict) -> list[str]:
     files = []
     if answers["stream_engine"] in ("kafka", "flink"):
         files.append("tests/test_stream_kafka.py")
+    if answers["stream_engine"] == "flink":
+        files.append("tests/test_flink.py")
     if answers["feature_store"] == "feast":
         files.append("tests/test_features_redis.py")
     return files
@@ -125,6 +135,9 @@ def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
         command = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), *links, "-e", f".[{extras}]"]
         install = _run(command, project, env)
         assert install.returncode == 0, install.stderr[-2000:]
+    if answers["stream_engine"] == "flink":
+        made = _run(["make", "flink-env"], project, env)
+        assert made.returncode == 0, made.stderr[-2000:]
     version = _run([str(venv / "bin/python"), "-c", "import sys; print(sys.version[:4])"], project, env)
     assert version.stdout.strip() == answers["python_version"]
     demo = _run(["make", "demo"], project, env)

@@ -24,7 +24,13 @@ COMPONENTS: list[dict] = [
         "id": "stream_ingestion",
         "title": "Stream ingestion",
         "when": {"stream_engine": {"not": "none"}},
-        "paths": [f"{PKG}/ingestion/stream.py", "tests/test_stream.py"],
+        "paths": [f"{PKG}/ingestion/stream.py", f"{PKG}/ingestion/events.py", "tests/test_stream.py"],
+    },
+    {
+        "id": "flink_job",
+        "title": "PyFlink job in its own environment, checked against the consumer",
+        "when": {"stream_engine": "flink"},
+        "paths": [f"{PKG}/ingestion/flink_job.py", "requirements", "tests/test_flink.py"],
     },
     {
         "id": "kafka_stream",

@@ -17,6 +17,7 @@ import sys
 import unicodedata
 
 DEPENDENCIES_MARKER = "# mlsd:dependencies"
+ENVIRONMENT_MARKER = "# mlsd:environment"
 
 
 class AnswerError(ValueError):
@@ -349,12 +350,17 @@ def pruned_paths(answers: dict, spec: dict) -> list[str]:
     return paths
 
 
-def dependencies(answers: dict, spec: dict) -> dict[str, list[str]]:
-    """Return requirement lists per group: '' for the runtime, other keys for extras."""
+def dependencies(answers: dict, spec: dict, environments: bool = False) -> dict[str, list[str]]:
+    """Return requirement lists per group: '' for the runtime, other keys for extras.
+
+    With ``environments``, return the separate environments' lists instead (pins with an
+    ``environment``, which clash with the project's own and never join its dependencies).
+    """
     groups: dict[str, list[str]] = {}
     for entry in spec["pins"]:
-        if holds(entry.get("when", {}), answers):
-            groups.setdefault(entry.get("group", ""), []).extend(entry["packages"])
+        if holds(entry.get("when", {}), answers) and ("environment" in entry) == environments:
+            name = entry["environment"] if environments else entry.get("group", "")
+            groups.setdefault(name, []).extend(entry["packages"])
     return {group: sorted(set(packages), key=str.lower) for group, packages in groups.items()}
 
 
@@ -397,6 +403,12 @@ def finish_project(project_dir: str, answers: dict, spec: dict, design=None) -> 
     with open(pyproject, encoding="utf-8") as handle:
         text = handle.read()
     _write(pyproject, text.replace(DEPENDENCIES_MARKER, dependencies_toml(answers, spec), 1))
+    for name, packages in dependencies(answers, spec, environments=True).items():
+        requirements = os.path.join(project_dir, "requirements", f"{name}.txt")
+        if os.path.exists(requirements):
+            with open(requirements, encoding="utf-8") as handle:
+                text = handle.read()
+            _write(requirements, text.replace(f"{ENVIRONMENT_MARKER} {name}", "\n".join(packages), 1))
     if design is not None:
         _write(os.path.join(project_dir, "DESIGN.md"), design(answers, spec, holds))
     os.makedirs(os.path.join(project_dir, ".mlsd"), exist_ok=True)

@@ -3,9 +3,10 @@
 Plain data, the only place a generated project's versions are written. Each entry adds
 ``packages`` to ``group`` ('' = runtime dependencies, otherwise an optional extra) when
 ``when`` holds. Versions resolve together (one environment) on the package index that CI
-reaches; heavy stacks (Spark, orchestrators) are extras. PyFlink is not listed: apache-flink 2.3
-pins numpy 2.1, pandas < 2.3 and pyarrow < 21, which no other pin here allows, so a Flink job
-runs from its own image while the project consumes the same topic with confluent-kafka.
+reaches; heavy stacks (Spark, orchestrators) are extras. An entry with ``environment`` is
+not a dependency of the project: its packages clash with the project's pins and go to
+``requirements/<environment>.txt`` of a separate environment instead (apache-flink 2.3 pins
+numpy 2.1, pandas < 2.3 and pyarrow < 21, so the PyFlink job runs in ``.venv-flink``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ PINS: list[dict] = [
     {"when": {"vector_index": "hnswlib"}, "packages": ["hnswlib==0.8.0"]},
     {"when": {"monitoring": True}, "packages": ["prometheus-client==0.24.1"]},
     {"when": {"stream_engine": ["kafka", "flink"]}, "packages": ["confluent-kafka==2.16.1"]},
+    {"when": {"stream_engine": "flink"}, "environment": "flink", "packages": ["apache-flink==2.3.0"]},
     {"when": {"batch_engine": "spark"}, "group": "spark", "packages": ["pyspark==4.3.0"]},
     {"when": {"orchestrator": "airflow"}, "group": "airflow", "packages": ["apache-airflow==3.3.2"]},
     {"when": {"orchestrator": "kubeflow"}, "group": "kubeflow", "packages": ["kfp==2.17.0"]},

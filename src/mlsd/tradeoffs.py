@@ -33,7 +33,10 @@ TRADEOFFS: dict[str, dict[str, str]] = {
         "none": "No stream to run; features come from scheduled batch jobs.",
         "embedded": "An in-process consumer over a local log: fresh features without operating a broker.",
         "kafka": "Partitioned durable log with consumer groups; replay and scale-out, but a cluster to run.",
-        "flink": "Stateful stream processing with event time and windows; most capable, heaviest to operate.",
+        "flink": (
+            "Stateful stream processing with event time and windows; most capable, heaviest to operate. The PyFlink"
+            " job runs in its own environment (PyFlink pins numpy 2.1, pandas < 2.3); the project consumes Kafka."
+        ),
     },
     "feature_store": {
         "none": "Built-in Parquet offline + SQLite online with one interface; enough until many teams share features.",

@@ -20,6 +20,9 @@ VERBS: dict[str, str] = {
 {%- if cookiecutter.stream_engine != 'none' %}
     "stream": "consume the event stream from the committed offset into the online store",
 {%- endif %}
+{%- if cookiecutter.stream_engine == 'flink' %}
+    "flink-apply": "load the Flink job's output (var/stream/flink) into the stores",
+{%- endif %}
     "features": "materialize offline and online features",
     "train": "train, evaluate and register the model as the challenger",
     "promote": "make the challenger (or --version N) the champion",
@@ -133,6 +136,17 @@ def _bench(settings, args: argparse.Namespace) -> dict:
     )
 
 
+{%- if cookiecutter.stream_engine == 'flink' %}
+
+
+def _flink_apply(settings, args: argparse.Namespace) -> dict:
+    from .features.store import open_store
+    from .ingestion.stream import apply_flink_output
+
+    return apply_flink_output(settings, open_store(settings))
+{%- endif %}
+
+
 def _step(name: str) -> Callable:
     def handler(settings, args: argparse.Namespace) -> dict:
         from .pipelines.run import STEPS
@@ -150,6 +164,9 @@ HANDLERS: dict[str, Callable] = {
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
     "experiment": _experiment,
+{%- endif %}
+{%- if cookiecutter.stream_engine == 'flink' %}
+    "flink-apply": _flink_apply,
 {%- endif %}
     "demo": _demo,
     "bench": _bench,

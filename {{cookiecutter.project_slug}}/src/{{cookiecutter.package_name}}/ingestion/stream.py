@@ -2,9 +2,12 @@
 
 Reads the JSON-lines event log ``raw/events.jsonl`` with an offset committed after each batch
 (``stream/offsets.json``){% if cookiecutter.stream_engine in ['kafka', 'flink'] %}, or the Kafka topic ``kafka_topic`` when ``stream_engine`` is
-``kafka`` or ``flink`` (the Flink jobs share that topic; this project consumes it with
-confluent-kafka, and ``publish`` feeds it the synthetic log){% endif %}. Valid events update the
-online store and land once in ``stream/sink.db`` (keyed by event id); malformed ones go to the
+``kafka`` or ``flink`` (consumed with confluent-kafka; ``publish`` feeds it the log){% endif %}.
+{%- if cookiecutter.stream_engine == 'flink' %}
+The PyFlink job (``flink_job.py``) runs the same transformation as a Flink job;
+``apply_flink_output`` loads what it wrote.{% endif %}
+Valid events update the online store and land once in ``stream/sink.db`` (keyed by event id);
+malformed ones go to the
 dead-letter store. Offsets are committed only after a batch is applied, so a crash re-reads at
 most one batch, which the sink deduplicates.
 """
@@ -26,26 +29,7 @@ from .. import schema
 from ..features.store import BuiltinStore
 from ..settings import Settings
 from . import dead_letter
-
-ACTIVITY = f"{schema.USER_ENTITY}_activity_7d"
-FIELDS = {schema.EVENT_KEY: str, schema.USER_KEY: int, schema.EVENT_TIME: float, ACTIVITY: float}
-
-
-def parse_event(line: str) -> tuple[dict | None, str | None]:
-    """Return ``(event, None)`` for a valid line, else ``(None, reason)``."""
-    try:
-        event = json.loads(line)
-    except json.JSONDecodeError as error:
-        return None, f"invalid JSON: {error.msg}"
-    if not isinstance(event, dict):
-        return None, "event is not an object"
-    for name, kind in FIELDS.items():
-        value = event.get(name)
-        if value is None or isinstance(value, bool) or not isinstance(value, (kind, int)):
-            return None, f"missing or invalid {name}"
-    if event[schema.USER_KEY] < 0 or event[ACTIVITY] < 0:
-        return None, f"negative {schema.USER_KEY} or {ACTIVITY}"
-    return {name: kind(event[name]) for name, kind in FIELDS.items()}, None
+from .events import ACTIVITY, FIELDS, parse_event
 
 
 class OffsetStore:
@@ -306,4 +290,29 @@ def publish(settings: Settings, lines: Iterable[str] | None = None) -> dict:
             f"{settings.kafka_topic} at {settings.kafka_bootstrap}: {reason}"
         )
     return {"published": sent, "topic": settings.kafka_topic}
+{%- endif %}
+{%- if cookiecutter.stream_engine == 'flink' %}
+
+
+def _json_parts(folder: Path) -> pd.DataFrame:
+    """Return the rows of a Flink filesystem sink folder (JSON-lines part files)."""
+    rows = []
+    for part in sorted(folder.glob("part-*")) if folder.is_dir() else []:
+        text = part.read_text(encoding="utf-8")
+        rows += [json.loads(line) for line in text.splitlines() if line.strip()]
+    return pd.DataFrame(rows)
+
+
+def apply_flink_output(
+    settings: Settings, store: BuiltinStore, output: Path | None = None
+) -> dict[str, int]:
+    """Load the Flink job's sinks (``stream/flink``) into the online store, sink, dead letters."""
+    output = output or settings.directory("stream", "flink")
+    latest, events, bad = (_json_parts(output / n) for n in ("latest", "events", "dead_letters"))
+    if len(latest):
+        store.update_online("user", latest[[schema.USER_KEY, ACTIVITY]])
+    if len(bad):
+        dead_letter.write(settings, "stream", bad[["record", dead_letter.REASON]])
+    good = events.to_dict("records") if len(events) else []
+    return {"accepted": len(good), "rejected": len(bad), "added": sink_events(settings, good)}
 {%- endif %}
