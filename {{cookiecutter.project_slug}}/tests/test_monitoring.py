@@ -179,7 +179,8 @@ def test_metrics_count_requests_rows_scores_and_errors_with_bounded_labels():
     pytest.importorskip("prometheus_client")
     from {{ cookiecutter.package_name }}.monitoring import metrics
 
-    before = _sample(metrics.render()[0].decode(), "predict_rows_total", model_version="7", variant="control") or 0
+    rows_of_7 = {"model_version": "7", "variant": "control"}
+    before = _sample(metrics.render()[0].decode(), "predict_rows_total", **rows_of_7) or 0
     metrics.observe_request("/test", {"model_version": 7, "variant": "control"}, 0.002)
     metrics.observe_batch(7, "control", np.array([0.05, 0.5, 0.97]))
     metrics.observe_error("/test", "not_ready")
@@ -200,7 +201,10 @@ def test_metrics_count_requests_rows_scores_and_errors_with_bounded_labels():
     assert _sample(text, "features_defaulted_total", feature="hour_of_day") >= 2
     assert _sample(text, "model_load_failures_total") is not None
     # a batch whose rows went to both arms is one request of variant "mixed"
-    rows = [{"model_version": 1, "variant": "control"}, {"model_version": 2, "variant": "treatment"}]
+    rows = [
+        {"model_version": 1, "variant": "control"},
+        {"model_version": 2, "variant": "treatment"},
+    ]
     assert metrics.request_labels({"predictions": rows}) == ("mixed", "mixed")
     assert metrics.request_labels({"predictions": rows[:1]}) == ("1", "control")
 
@@ -231,17 +235,20 @@ def test_rest_metrics_label_routes_and_count_every_kind_of_error(loop, tmp_path,
     pytest.importorskip("httpx2")
     from fastapi.testclient import TestClient
 
-    from conftest import small_settings
     from {{ cookiecutter.package_name }}.serving.app import (
         create_app,
     )
 
+    from conftest import small_settings
+
     settings, _ = loop
     features = {"features": [0.5] * len(schema.feature_names())}
     with TestClient(create_app(settings)) as client:
-        assert client.post("/predict", json={schema.USER_KEY: 1, schema.ITEM_KEY: 2}).status_code == 200
-        assert client.post("/predict", json={schema.USER_KEY: -1, schema.ITEM_KEY: 2}).status_code == 422
-        assert client.post("/predict/batch", json={"features": [features["features"]] * 3}).status_code == 200
+        ids = {schema.USER_KEY: 1, schema.ITEM_KEY: 2}
+        assert client.post("/predict", json=ids).status_code == 200
+        assert client.post("/predict", json={**ids, schema.USER_KEY: -1}).status_code == 422
+        batch = {"features": [features["features"]] * 3}
+        assert client.post("/predict/batch", json=batch).status_code == 200
         core = client.app.core
         monkeypatch.setattr(core, "predict_row", lambda row: 1 / 0)
         assert client.post("/predict", json=features).status_code == 500
@@ -323,8 +330,8 @@ def _cli(settings, monkeypatch, capsys, verb: str) -> tuple[int, str]:
     from {{ cookiecutter.package_name }} import cli
     from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
 
-    keys = ("var_dir", "n_users", "n_items", "n_events", "seed", "drift_min_rows", "evidently_report")
-    for key in (*keys, "psi_warn", "psi_alert"):
+    keys = ("var_dir", "n_users", "n_items", "n_events", "seed", "drift_min_rows")
+    for key in (*keys, "evidently_report", "psi_warn", "psi_alert"):
         monkeypatch.setenv(f"{ENV_PREFIX}{key.upper()}", str(getattr(settings, key)))
     code = cli.main([verb])
     return code, capsys.readouterr().out
@@ -359,8 +366,7 @@ def test_monitor_flags_a_drifted_batch_exits_3_and_the_servers_expose_its_gauges
     assert f"drift in {shifted}" in out and len(out.splitlines()) < 25
     report = json.loads((served.var / "reports" / "drift.json").read_text())
     assert report["features"][shifted]["status"] == "drift" and report["score"] is not None
-    metrics.include_textfiles(served.var / "metrics")
-    text = metrics.render()[0].decode()
+    text = metrics.render()[0].decode()  # the serving core exposes its var_dir's gauges
     assert _sample(text, "feature_psi", feature=shifted) >= served.psi_alert
     assert _sample(text, "drift_psi_alert_threshold") == served.psi_alert
     assert _sample(text, "drift_insufficient_data") == 0

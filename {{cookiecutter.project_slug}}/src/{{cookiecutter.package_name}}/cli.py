@@ -2,9 +2,10 @@
 
 Standard library only at import time; each verb imports what it needs. Prints a JSON summary
 and exits 0, or prints one ``error:`` line and exits 1.
-{%- if cookiecutter.monitoring %} ``monitor`` prints its drift table instead and exits
-0 when no column drifts, 3 on drift (a feature's or the score's PSI reached ``psi_alert``) and
-4 when the prediction log holds fewer than ``drift_min_rows`` rows (insufficient data).
+{%- if cookiecutter.monitoring %}
+``monitor`` prints its drift table instead and exits 0 when no column drifts, 3 on drift (a
+feature's or the score's PSI reached ``psi_alert``) and 4 when the prediction log holds fewer
+than ``drift_min_rows`` rows (insufficient data).
 {%- endif %}
 """
 
@@ -40,7 +41,7 @@ VERBS: dict[str, str] = {
     "score": "score every user in batch to var/scores",
 {%- endif %}
 {%- if cookiecutter.monitoring %}
-    "monitor": "drift of served rows vs training data: report, gauges; exit 3 drift, 4 too few rows",
+    "monitor": "drift of served rows vs training data: reports, gauges; exit 3 drift, 4 few rows",
     "drift-demo": "serve a batch with its first feature shifted (the next monitor flags it)",
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}

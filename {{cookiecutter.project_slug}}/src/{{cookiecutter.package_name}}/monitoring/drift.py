@@ -124,28 +124,19 @@ def write_textfile(report: dict, path: Path, now: float | None = None) -> Path:
     )
     for name, row in report["features"].items():
         feature_psi.labels(name).set(row["psi"])
+
+    def gauge(name: str, documentation: str, value: float) -> None:
+        Gauge(name, documentation, registry=registry).set(value)
+
     if report.get("score"):
-        Gauge(
-            "prediction_score_psi", "Population stability index of the score", registry=registry
-        ).set(report["score"]["psi"])
-    thresholds = report["thresholds"]
+        gauge("prediction_score_psi", "PSI of the served score", report["score"]["psi"])
     for level in ("warn", "alert"):
-        Gauge(
-            f"drift_psi_{level}_threshold",
-            f"PSI from which a column is {level} (setting psi_{level})",
-            registry=registry,
-        ).set(thresholds[f"psi_{level}"])
-    Gauge(
-        "drift_insufficient_data",
-        "1 when the last drift run had too few logged rows to compare",
-        registry=registry,
-    ).set(1.0 if report["status"] == "insufficient_data" else 0.0)
-    Gauge(
-        "drift_current_rows", "Logged rows the last drift run compared", registry=registry
-    ).set(report["rows"]["current"])
-    Gauge(
-        "drift_last_run_timestamp_seconds", "When the drift job last ran", registry=registry
-    ).set(time.time() if now is None else now)
+        documentation = f"PSI from which a column is {level} (setting psi_{level})"
+        gauge(f"drift_psi_{level}_threshold", documentation, report["thresholds"][f"psi_{level}"])
+    insufficient = 1.0 if report["status"] == "insufficient_data" else 0.0
+    gauge("drift_insufficient_data", "1: the last run had too few logged rows", insufficient)
+    gauge("drift_current_rows", "Logged rows the last run compared", report["rows"]["current"])
+    gauge("drift_last_run_timestamp_seconds", "When the drift job last ran", now or time.time())
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
     return path

@@ -21,7 +21,7 @@ serves and Prometheus scrapes (``deploy/prometheus/prometheus.yml``):
   schema's defaults;
 - ``model_load_failures_total``: reloads that failed (checksum, schema, registry), after which
   the loaded models kept serving; ``prediction_log_dropped_rows_total``;
-- every ``*.prom`` file of the folders given to ``include_textfiles`` (the drift job writes
+- every ``*.prom`` file of the folder given to ``expose_textfiles`` (the drift job writes
   ``metrics/drift.prom`` under ``var_dir``: ``feature_psi``, ``prediction_score_psi``, its
   thresholds), read again when it changes.
 
@@ -115,7 +115,7 @@ class ServiceCounts:
         self.defaulted: dict[str, int] = {}
         self.load_failures = 0
         self.log_dropped = 0
-        self.textfile_folders: list[Path] = []
+        self.textfile_folder: Path | None = None
         self._textfiles: dict[Path, tuple[tuple[int, int], list]] = {}
 
     def collect(self):
@@ -173,19 +173,20 @@ class ServiceCounts:
         """Return the metric families of every ``*.prom`` file, parsed again when one changes."""
         from prometheus_client.parser import text_string_to_metric_families
 
-        families = []
-        for folder in list(self.textfile_folders):
-            for path in sorted(folder.glob("*.prom")):
-                try:
-                    stat = path.stat()
-                    stamp = (stat.st_mtime_ns, stat.st_size)
-                    cached = self._textfiles.get(path)
-                    if cached is None or cached[0] != stamp:
-                        parsed = list(text_string_to_metric_families(path.read_text()))
-                        cached = self._textfiles[path] = (stamp, parsed)
-                except (OSError, ValueError):  # being replaced, or not exposition text
-                    continue
-                families.extend(cached[1])
+        families, folder = [], self.textfile_folder
+        if folder is None:
+            return families
+        for path in sorted(folder.glob("*.prom")):
+            try:
+                stat = path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+                cached = self._textfiles.get(path)
+                if cached is None or cached[0] != stamp:
+                    parsed = list(text_string_to_metric_families(path.read_text()))
+                    cached = self._textfiles[path] = (stamp, parsed)
+            except (OSError, ValueError):  # being replaced, or not exposition text
+                continue
+            families.extend(cached[1])
         return families
 
 
@@ -293,12 +294,13 @@ def observe_log_dropped(rows: int) -> None:
         COUNTS.log_dropped += rows
 
 
-def include_textfiles(folder: Path) -> None:
-    """Also expose the ``*.prom`` files of ``folder`` (written by other processes) on scrape."""
-    folder = Path(folder)
+def expose_textfiles(folder: Path) -> None:
+    """Also expose the ``*.prom`` files of ``folder`` (written by other processes) on scrape.
+
+    One folder per process (the serving core's ``var_dir/metrics``): a later call replaces it.
+    """
     with COUNTS.lock:
-        if folder not in COUNTS.textfile_folders:
-            COUNTS.textfile_folders.append(folder)
+        COUNTS.textfile_folder = Path(folder)
 
 
 def render() -> tuple[bytes, str]:

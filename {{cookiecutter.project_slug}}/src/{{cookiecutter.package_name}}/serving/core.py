@@ -90,7 +90,7 @@ class PredictionService:
 {%- endif %}
 {%- if cookiecutter.monitoring %}
         self.log = PredictionLog(settings)
-        metrics.include_textfiles(settings.directory("metrics"))
+        metrics.expose_textfiles(settings.directory("metrics"))
 {%- endif %}
 
     @property
