@@ -9,7 +9,7 @@ serves and Prometheus scrapes (``deploy/prometheus/prometheus.yml``):
 - ``predict_requests_total{route, model_version, variant}``: requests answered with predictions
   (a batch whose rows went to both experiment arms is ``variant="mixed"``, ``model_version``
   ``"mixed"``);
-- ``predict_latency_seconds{route, model_version, variant}``: histogram, request read to answer
+- ``predict_latency_seconds{route, model_version, variant}``: histogram, body received to answer
   written; the latency budget (``{{ cookiecutter.latency_budget_ms }}`` ms) is one of its bounds;
 - ``predict_errors_total{route, reason}``: requests answered with an error; reasons
   ``invalid_request``, ``too_large``, ``unsupported_media_type``, ``bad_request``,
@@ -146,7 +146,7 @@ class ServiceCounts:
         histograms = [
             (
                 "predict_latency_seconds",
-                "Time to answer one request: read, parse, features, model, write",
+                "Time to answer one request: parse, features, model, serialize",
                 REQUEST_LABELS,
                 latency,
             ),
