@@ -8,6 +8,7 @@ these tests skip, unless ``MLSD_REQUIRE_TOOLS=1`` is set (CI), which makes a mis
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,6 +57,15 @@ def test_the_unit_tests_cover_every_alert_both_ways():
             (firing if check["exp_alerts"] else quiet).add(check["alertname"])
     assert alerts - firing == set(), "alerts with no test that they fire"
     assert alerts - quiet == set(), "alerts with no test that they stay quiet"
+
+
+def test_the_latency_alert_reads_the_budget_bucket_the_service_exports():
+    from {{ cookiecutter.package_name }}.monitoring import metrics
+
+    rules = (PROMETHEUS / "alerts.yml").read_text()
+    bounds = set(re.findall(r'predict_latency_seconds_bucket\{le="([^"]+)"\}', rules))
+    assert bounds == {str(metrics.LATENCY_BUDGET_S)}
+    assert metrics.LATENCY_BUDGET_S in metrics.LATENCY_BUCKETS
 
 
 def test_grafana_is_provisioned_and_not_anonymous():
