@@ -165,8 +165,9 @@ def test_bake_is_fully_rendered_and_every_file_loads(baked, name):
     _, project = baked[name]
     for relative, data in tree(project).items():
         text = data.decode("utf-8")
-        # Grafana's own legend placeholders ("legendFormat": "{{label}}") are not Jinja
-        text_without_legends = re.sub(r'"legendFormat": "\{\{\w+\}\}"', "", text)
+        # Grafana's legend placeholders ("legendFormat": "{{route}}") and Prometheus' alert templates
+        # ("{{ $labels.feature }}") are not Jinja
+        text_without_legends = re.sub(r'"legendFormat": "[^"]*"|\{\{ \$labels\.\w+ \}\}', "", text)
         assert not re.search(r"(?<!\$)\{\{|\{%|\{#", text_without_legends), f"{relative} has unrendered Jinja"
         if relative.endswith(".py"):
             ast.parse(text, filename=relative)

@@ -122,6 +122,7 @@ def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
     uv = str(Path(sys.executable).parent / "uv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{Path(uv).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["MLSD_REQUIRE_TOOLS"] = "1"  # a generated test whose tool (promtool) is missing fails
     venv = project / ".venv"
     if name == "defaults":  # the user's path: make lock, then make setup installs exactly uv.lock
         for target in ("lock", "setup"):

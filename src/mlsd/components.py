@@ -89,7 +89,13 @@ COMPONENTS: list[dict] = [
         "id": "monitoring",
         "title": "Metrics, prediction log and drift report",
         "when": {"monitoring": True},
-        "paths": [f"{PKG}/monitoring", "tests/test_monitoring.py", "deploy/prometheus", "deploy/grafana"],
+        "paths": [
+            f"{PKG}/monitoring",
+            "tests/test_monitoring.py",
+            "tests/test_alerts.py",
+            "deploy/prometheus",
+            "deploy/grafana",
+        ],
     },
     {
         "id": "experiments",

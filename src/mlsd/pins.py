@@ -52,7 +52,8 @@ PINS: list[dict] = [
     },
     {"when": {"vector_index": "faiss"}, "packages": ["faiss-cpu==1.15.1"]},
     {"when": {"vector_index": "hnswlib"}, "packages": ["hnswlib==0.8.0"]},
-    {"when": {"monitoring": True}, "packages": ["prometheus-client==0.24.1"]},
+    # Evidently writes the HTML + JSON drift report next to the PSI table; it needs pandas < 3.
+    {"when": {"monitoring": True}, "packages": ["evidently==0.7.23", "prometheus-client==0.24.1"]},
     {"when": {"stream_engine": ["kafka", "flink"]}, "packages": ["confluent-kafka==2.16.1"]},
     {"when": {"stream_engine": "flink"}, "environment": "flink", "packages": ["apache-flink==2.3.0"]},
     {"when": {"batch_engine": "spark"}, "group": "spark", "packages": ["pyspark==4.3.0"]},

@@ -35,7 +35,7 @@ from {{ cookiecutter.package_name }}.settings import (
     load_settings,
 )
 
-SMALL = {"n_users": 200, "n_items": 60, "n_events": 4000, "seed": 3}
+SMALL = {"n_users": 200, "n_items": 60, "n_events": 4000, "seed": 3, "evidently_report": False}
 
 
 @pytest.fixture(autouse=True)

@@ -37,6 +37,9 @@ def test_bench_measures_every_row_against_its_floor(loop, capsys):
         assert name in table
     assert any("floor" in name for name in rows)
     assert "first row: champion v" in table
+{%- if cookiecutter.monitoring %}
+    assert "metrics (in process):" in table and "us per 1-row request" in table
+{%- endif %}
     client = "h2load" if bench.h2load_path() else "Python client"
     assert f"load: {client}" in table
 

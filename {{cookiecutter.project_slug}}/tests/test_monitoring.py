@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 import re
 from importlib.util import find_spec
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -162,18 +164,74 @@ def test_prediction_log_refuses_a_file_of_another_record_layout(settings):
         log.read()
 
 
-def test_metrics_count_requests(loop):
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    """Return the value of the sample ``name`` with exactly ``labels`` in exposition ``text``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None
+
+
+def test_metrics_count_requests_rows_scores_and_errors_with_bounded_labels():
     pytest.importorskip("prometheus_client")
     from {{ cookiecutter.package_name }}.monitoring import metrics
 
-    metrics.observe(7, 3, 0.002)
+    rows_of_7 = {"model_version": "7", "variant": "control"}
+    before = _sample(metrics.render()[0].decode(), "predict_rows_total", **rows_of_7) or 0
+    metrics.observe_request("/test", {"model_version": 7, "variant": "control"}, 0.002)
+    metrics.observe_batch(7, "control", np.array([0.05, 0.5, 0.97]))
+    metrics.observe_error("/test", "not_ready")
+    metrics.observe_defaulted("hour_of_day", 2)
     body, content_type = metrics.render()
-    assert 'predict_rows_total{model_version="7"} 3.0' in body.decode()
+    text = body.decode()
     assert content_type.startswith("text/plain")
+    labels = {"route": "/test", "model_version": "7", "variant": "control"}
+    assert _sample(text, "predict_requests_total", **labels) == 1
+    assert _sample(text, "predict_latency_seconds_count", **labels) == 1
+    assert _sample(text, "predict_latency_seconds_bucket", **labels, le="0.0025") == 1
+    assert _sample(text, "predict_latency_seconds_bucket", **labels, le="0.001") == 0
+    budget = str(metrics.LATENCY_BUDGET_S)
+    assert _sample(text, "predict_latency_seconds_bucket", **labels, le=budget) == 1
+    assert _sample(text, "predict_rows_total", model_version="7", variant="control") == before + 3
+    assert _sample(text, "prediction_score_count", model_version="7", variant="control") >= 3
+    assert _sample(text, "predict_errors_total", route="/test", reason="not_ready") == 1
+    assert _sample(text, "features_defaulted_total", feature="hour_of_day") >= 2
+    assert _sample(text, "model_load_failures_total") is not None
+    # a batch whose rows went to both arms is one request of variant "mixed"
+    rows = [
+        {"model_version": 1, "variant": "control"},
+        {"model_version": 2, "variant": "treatment"},
+    ]
+    assert metrics.request_labels({"predictions": rows}) == ("mixed", "mixed")
+    assert metrics.request_labels({"predictions": rows[:1]}) == ("1", "control")
+
+
+def test_a_failed_reload_is_counted_and_the_loaded_model_keeps_serving(loop, monkeypatch):
+    pytest.importorskip("prometheus_client")
+    from {{ cookiecutter.package_name }}.monitoring import metrics
+    from {{ cookiecutter.package_name }}.registry.registry import RegistryError
+    from {{ cookiecutter.package_name }}.serving.core import PredictionService
+
+    settings, _ = loop
+    service = PredictionService(settings)
+    version = service.reload()
+    failures = metrics.COUNTS.load_failures
+
+    def broken(*args, **kwargs):
+        raise RegistryError("checksum mismatch")
+
+    monkeypatch.setattr(service.registry, "alias", broken)
+    with pytest.raises(RegistryError):
+        service.reload()
+    assert metrics.COUNTS.load_failures == failures + 1
+    assert service.champion.version == version
 {%- if cookiecutter.serving in ['rest', 'rest+grpc'] %}
 
 
-def test_metrics_endpoint_serves_prometheus_text(loop):
+def test_rest_metrics_label_routes_and_count_every_kind_of_error(loop, tmp_path, monkeypatch):
     pytest.importorskip("httpx2")
     from fastapi.testclient import TestClient
 
@@ -181,17 +239,156 @@ def test_metrics_endpoint_serves_prometheus_text(loop):
         create_app,
     )
 
+    from conftest import small_settings
+
     settings, _ = loop
+    features = {"features": [0.5] * len(schema.feature_names())}
     with TestClient(create_app(settings)) as client:
-        client.post("/predict", json={schema.USER_KEY: 1, schema.ITEM_KEY: 2})
-        client.post("/predict", json={schema.USER_KEY: -1, schema.ITEM_KEY: 2})
+        ids = {schema.USER_KEY: 1, schema.ITEM_KEY: 2}
+        assert client.post("/predict", json=ids).status_code == 200
+        assert client.post("/predict", json={**ids, schema.USER_KEY: -1}).status_code == 422
+        batch = {"features": [features["features"]] * 3}
+        assert client.post("/predict/batch", json=batch).status_code == 200
+        core = client.app.core
+        monkeypatch.setattr(core, "predict_row", lambda row: 1 / 0)
+        assert client.post("/predict", json=features).status_code == 500
         text = client.get("/metrics").text
-    assert "predict_requests_total" in text
-    assert 'predict_errors_total{reason="invalid_request"}' in text
+    with TestClient(create_app(small_settings(tmp_path))) as empty:  # no model: 503
+        assert empty.post("/predict", json=features).status_code == 503
+        text_503 = empty.get("/metrics").text
+    version = str(core.champion.version)
+    for route in ("/predict", "/predict/batch"):
+        labels = {"route": route, "model_version": version, "variant": "control"}
+        if route == "/predict" and settings.experiment == "ab":
+            continue  # the entity row's arm depends on its hash
+        assert _sample(text, "predict_requests_total", **labels) >= 1
+        assert _sample(text, "predict_latency_seconds_count", **labels) >= 1
+    assert _sample(text, "predict_errors_total", route="/predict", reason="invalid_request") >= 1
+    assert _sample(text, "predict_errors_total", route="/predict", reason="internal") >= 1
+    assert _sample(text_503, "predict_errors_total", route="/predict", reason="not_ready") >= 1
+    assert _sample(text, "features_defaulted_total", feature="hour_of_day") >= 1
+    assert _sample(text, "prediction_score_count", model_version=version, variant="control") >= 3
+    assert 'route="' in text and f"{schema.USER_KEY}=" not in text  # no ids in labels
 {%- endif %}
+{%- if cookiecutter.serving in ['grpc', 'rest+grpc'] %}
+
+
+def test_grpc_server_exports_the_same_metrics_as_rest(loop):
+    grpc = pytest.importorskip("grpc")
+    pytest.importorskip("grpc_tools")
+    from {{ cookiecutter.package_name }}.monitoring import metrics
+    from {{ cookiecutter.package_name }}.serving import (
+        grpc_server,
+    )
+
+    settings, _ = loop
+    messages, services = grpc_server.load_protos(settings)
+    server, port = grpc_server.create_server(settings, port=0)
+    try:
+        with grpc.insecure_channel(f"{settings.serve_host}:{port}") as channel:
+            client = services.PredictorStub(channel)
+            row = [0.5] * len(schema.feature_names())
+            reply = client.Predict(messages.PredictRequest(features=row), timeout=5)
+            bad = messages.PredictRequest(**{schema.USER_KEY: -1, schema.ITEM_KEY: 2})
+            with pytest.raises(grpc.RpcError):
+                client.Predict(bad, timeout=5)
+    finally:
+        server.stop(grace=None)
+    text = metrics.render()[0].decode()
+    labels = {"route": "Predict", "model_version": str(reply.model_version), "variant": "control"}
+    assert _sample(text, "predict_requests_total", **labels) >= 1
+    assert _sample(text, "predict_latency_seconds_count", **labels) >= 1
+    assert _sample(text, "predict_errors_total", route="Predict", reason="invalid_request") >= 1
+{%- endif %}
+
+
+@pytest.fixture
+def served(loop, tmp_path):
+    """Settings over the loop's data and models with a prediction log and reports of their own."""
+    settings, _ = loop
+    var = tmp_path / "var"
+    var.mkdir()
+    for entry in settings.var.iterdir():
+        if entry.name not in ("logs", "reports", "metrics", "bench"):
+            (var / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    return settings.model_copy(update={"var_dir": var})
+
+
+def _serve_training_rows(settings, n: int) -> None:
+    from {{ cookiecutter.package_name }}.features.store import open_store
+    from {{ cookiecutter.package_name }}.serving.core import PredictionService
+
+    service = PredictionService(settings)
+    service.reload()
+    frame = open_store(settings).get_training_frame().sample(n, random_state=1, replace=True)
+    service.predict_features(frame[schema.feature_names()].to_numpy(dtype=np.float64))
+    service.log.close()
+
+
+def _cli(settings, monkeypatch, capsys, verb: str) -> tuple[int, str]:
+    """Run the project CLI's ``verb`` on ``settings`` (through the environment, as make does)."""
+    from {{ cookiecutter.package_name }} import cli
+    from {{ cookiecutter.package_name }}.settings import ENV_PREFIX
+
+    keys = ("var_dir", "n_users", "n_items", "n_events", "seed", "drift_min_rows")
+    for key in (*keys, "evidently_report", "psi_warn", "psi_alert"):
+        monkeypatch.setenv(f"{ENV_PREFIX}{key.upper()}", str(getattr(settings, key)))
+    code = cli.main([verb])
+    return code, capsys.readouterr().out
+
+
+def test_monitor_says_insufficient_data_below_min_rows_and_never_compares_training_with_itself(
+    served, monkeypatch, capsys
+):
+    _serve_training_rows(served, 50)
+    code, out = _cli(served, monkeypatch, capsys, "monitor")
+    assert code == drift.EXIT_CODES["insufficient_data"] == 4
+    assert "insufficient data" in out and "50 logged rows" in out
+    report = json.loads((served.var / "reports" / "drift.json").read_text())
+    assert report["status"] == "insufficient_data" and report["features"] == {}
+    gauges = (served.var / "metrics" / "drift.prom").read_text()
+    assert _sample(gauges, "drift_insufficient_data") == 1
+    assert _sample(gauges, "feature_psi", feature=schema.feature_names()[0]) is None
+
+
+def test_monitor_flags_a_drifted_batch_exits_3_and_the_servers_expose_its_gauges(
+    served, monkeypatch, capsys
+):
+    from {{ cookiecutter.package_name }}.monitoring import metrics
+    from {{ cookiecutter.package_name }}.pipelines.run import serve_drifted_batch
+
+    _serve_training_rows(served, 300)
+    code, out = _cli(served, monkeypatch, capsys, "monitor")
+    assert code == 0, out
+    shifted = serve_drifted_batch(served)["shifted"]
+    code, out = _cli(served, monkeypatch, capsys, "monitor")
+    assert code == drift.EXIT_CODES["drift"] == 3
+    assert f"drift in {shifted}" in out and len(out.splitlines()) < 25
+    report = json.loads((served.var / "reports" / "drift.json").read_text())
+    assert report["features"][shifted]["status"] == "drift" and report["score"] is not None
+    text = metrics.render()[0].decode()  # the serving core exposes its var_dir's gauges
+    assert _sample(text, "feature_psi", feature=shifted) >= served.psi_alert
+    assert _sample(text, "drift_psi_alert_threshold") == served.psi_alert
+    assert _sample(text, "drift_insufficient_data") == 0
+    # the threshold is the setting: the same rows are not drift under a psi_alert of 1000
+    lenient = served.model_copy(update={"psi_alert": 1000.0, "psi_warn": 999.0})
+    code, out = _cli(lenient, monkeypatch, capsys, "monitor")
+    assert code == 0 and "status: ok" in out
+
+
+def test_monitor_writes_an_evidently_report_next_to_the_psi_table(served):
+    _serve_training_rows(served, 300)
+    summary = drift.monitor(served.model_copy(update={"evidently_report": True}))
+    evidently = summary["evidently"]
+    assert Path(evidently["html"]).read_text().lstrip().lower().startswith("<!doctype html")
+    data = json.loads(Path(evidently["json"]).read_text())
+    names = " ".join(metric["metric_name"] for metric in data["metrics"])
+    assert schema.feature_names()[0] in names and "PSI" in names.upper()
+    assert evidently["drifted_columns"] is not None
 
 
 def test_the_loop_writes_a_drift_report(loop):
     settings, report = loop
     assert report["monitor"]["status"] in {"ok", "warn", "drift"}
     assert (settings.var / "reports" / "drift.json").exists()
+    assert (settings.var / "metrics" / "drift.prom").exists()

@@ -2,6 +2,11 @@
 
 Standard library only at import time; each verb imports what it needs. Prints a JSON summary
 and exits 0, or prints one ``error:`` line and exits 1.
+{%- if cookiecutter.monitoring %}
+``monitor`` prints its drift table instead and exits 0 when no column drifts, 3 on drift (a
+feature's or the score's PSI reached ``psi_alert``) and 4 when the prediction log holds fewer
+than ``drift_min_rows`` rows (insufficient data).
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import NamedTuple
 
 VERBS: dict[str, str] = {
     "data": "write seeded synthetic data to var/raw",
@@ -38,7 +44,8 @@ VERBS: dict[str, str] = {
     "score": "score every user in batch to var/scores",
 {%- endif %}
 {%- if cookiecutter.monitoring %}
-    "monitor": "write the drift report of served features against training data",
+    "monitor": "drift of served rows vs training data: reports, gauges; exit 3 drift, 4 few rows",
+    "drift-demo": "serve a batch with its first feature shifted (the next monitor flags it)",
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
     "experiment": "size the experiment and analyse its outcome",
@@ -46,6 +53,13 @@ VERBS: dict[str, str] = {
     "demo": "run the whole loop on synthetic data",
     "bench": "benchmark serving on 127.0.0.1 against its floors{% if cookiecutter.registry == 'mlflow' %} and mlflow{% endif %}: one table",
 }
+
+
+class Outcome(NamedTuple):
+    """What a verb prints instead of the JSON summary, and its exit code."""
+
+    text: str
+    code: int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +131,25 @@ def _experiment(settings, args: argparse.Namespace) -> dict:
 {%- endif %}
 
 
+{%- if cookiecutter.monitoring %}
+
+
+def _monitor(settings, args: argparse.Namespace) -> Outcome:
+    from .monitoring.drift import monitor
+
+    summary = monitor(settings)
+    written = [summary["report"], summary["metrics"]]
+    written += [summary["evidently"][k] for k in ("html", "json")] if "evidently" in summary else []
+    return Outcome(f"{summary['table']}\nwritten: {', '.join(written)}", summary["exit_code"])
+
+
+def _drift_demo(settings, args: argparse.Namespace) -> dict:
+    from .pipelines.run import serve_drifted_batch
+
+    return serve_drifted_batch(settings)
+{%- endif %}
+
+
 def _demo(settings, args: argparse.Namespace) -> dict:
     from .pipelines.run import run_all
 
@@ -168,6 +201,10 @@ HANDLERS: dict[str, Callable] = {
 {%- if cookiecutter.stream_engine == 'flink' %}
     "flink-apply": _flink_apply,
 {%- endif %}
+{%- if cookiecutter.monitoring %}
+    "monitor": _monitor,
+    "drift-demo": _drift_demo,
+{%- endif %}
     "demo": _demo,
     "bench": _bench,
 }
@@ -186,5 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         print(f"error: {args.verb} failed: {error}", file=sys.stderr)
         return 1
+    if isinstance(result, Outcome):
+        print(result.text)
+        return result.code
     print(json.dumps(result, indent=2, default=str))
     return 0

@@ -82,8 +82,15 @@ class Settings(BaseSettings):
     treatment_share: float = Field(0.5, gt=0.0, lt=1.0)
     prediction_log_rows: int = Field(1_000_000, ge=1_000)
     """Served rows the prediction log keeps (a ring file, ~120 bytes a row for 10 features)."""
-    psi_warn: float = 0.1
-    psi_alert: float = 0.25
+    psi_warn: float = Field(0.1, gt=0.0)
+    psi_alert: float = Field(0.25, gt=0.0)
+    """``monitor`` exits 3 when a feature's or the score's PSI reaches it."""
+    drift_min_rows: int = Field(200, ge=1)
+    """Fewer logged rows: the drift report says insufficient data (``monitor`` exits 4)."""
+    drift_window_rows: int = Field(100_000, ge=1)
+    """The drift report compares the newest this many logged rows with the training data."""
+    evidently_report: bool = True
+    """``monitor`` also writes Evidently's HTML + JSON data drift report (slower: ~10 s)."""
 
     @classmethod
     def settings_customise_sources(

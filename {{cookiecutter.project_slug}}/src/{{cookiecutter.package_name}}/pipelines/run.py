@@ -109,20 +109,29 @@ def step_score(settings: Settings) -> dict:
 
 
 def step_monitor(settings: Settings) -> dict:
-    """Compare served features with the training data; write ``reports/drift.json``."""
-    from ..monitoring.drift import drift_report, write_report
-    from ..monitoring.metrics import set_drift
-    from ..monitoring.prediction_log import PredictionLog
+    """Compare the newest served rows with the training data: reports and Prometheus gauges."""
+    from ..monitoring.drift import monitor
 
-    reference = open_store(settings).get_training_frame()
-    current = PredictionLog(settings).read()
-    if len(current) < 100:
-        current = reference.sample(min(len(reference), 500), random_state=settings.seed)
-    report = drift_report(reference, current, warn=settings.psi_warn, alert=settings.psi_alert)
-    set_drift({name: row["psi"] for name, row in report["features"].items()})
-    path = write_report(report, settings.directory("reports") / "drift.json")
-    drifting = sorted(n for n, row in report["features"].items() if row["status"] != "ok")
-    return {"status": report["status"], "drifting": drifting, "report": str(path)}
+    return monitor(settings)
+
+
+def serve_drifted_batch(settings: Settings, n: int = 500) -> dict:
+    """Serve ``n`` training rows with their first feature shifted by two standard deviations.
+
+    The rows go through the serving core into the prediction log, as served traffic would, so
+    the next ``monitor`` run sees the shift (the demo shows it flagged).
+    """
+    service = PredictionService(settings)
+    if service.reload() is None:
+        return {"served": 0, "reason": "no champion model"}
+    frame = open_store(settings).get_training_frame()
+    frame = frame.sample(min(n, len(frame)), random_state=settings.seed + 1)
+    names = schema.feature_names()
+    matrix = frame[names].to_numpy(dtype=np.float64, copy=True)
+    matrix[:, 0] += 2.0 * max(float(frame[names[0]].std()), 1.0)
+    result = service.predict_features(matrix)
+    service.log.close()
+    return {"served": len(matrix), "shifted": names[0], "model_version": result["model_version"]}
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
 

@@ -31,6 +31,9 @@ from __future__ import annotations
 
 import logging
 import math
+{%- if cookiecutter.monitoring %}
+import time
+{%- endif %}
 from contextlib import asynccontextmanager
 
 import numpy as np
@@ -171,6 +174,10 @@ def parse_row(row: object, loc: list) -> tuple[int, int, int, int]:
     values = []
     for name, default in schema.CONTEXT_DEFAULTS.items():
         value = context.get(name, default)
+{%- if cookiecutter.monitoring %}
+        if name not in context:
+            metrics.observe_defaulted(name)
+{%- endif %}
         low, high = schema.CONTEXT_RANGES[name]
         if not _is_int(value) or not low <= value <= high:
             raise _invalid([*loc, "context", name], f"expected an integer in {low}-{high}")
@@ -248,16 +255,23 @@ class PredictionAPI:
                 length = value
             elif key == b"content-type":
                 content_type = value
+        path = scope["path"]
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             status = 413 if length.isdigit() else 400
+{%- if cookiecutter.monitoring %}
+            if path in PREDICT_PATHS:
+                metrics.observe_error(path, metrics.ERROR_REASONS[status])
+{%- endif %}
             await _send_json(send, status, {"detail": self._length_error(length)})
             return
-        path = scope["path"]
         if scope["method"] != "POST" or path not in PREDICT_PATHS:
             await self.fastapi(scope, receive, send)
             return
         body = await self._read_body(receive)
         if body is None:
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(path, "too_large")
+{%- endif %}
             await _send_json(send, 413, {"detail": self._length_error(b"more")})
             return
         status, headers, payload = self.answer(path, content_type, body)
@@ -287,30 +301,45 @@ class PredictionAPI:
 
     def answer(self, path: str, content_type: bytes, body: bytes) -> tuple[int, list, bytes]:
         """Return ``(status, headers, body)`` for a prediction request; never raises."""
+{%- if cookiecutter.monitoring %}
+        started = time.perf_counter()
+{%- endif %}
         try:
             if content_type.startswith(BINARY_TYPE):
                 if path != "/predict/batch":
                     raise HTTPError(415, "send one row as JSON, float64 rows to /predict/batch")
-                return self._binary(parse_binary(body, self.max_rows))
-            if content_type and b"json" not in content_type:
-                raise HTTPError(415, "send application/json (or float64 rows to /predict/batch)")
-            result = self.predict(parse_json(body), batch=path == "/predict/batch")
-            return _json(200, result)
+                result = self.core.predict_features(parse_binary(body, self.max_rows))
+                answer = _binary(result)
+            else:
+                if content_type and b"json" not in content_type:
+                    detail = "send application/json (or float64 rows to /predict/batch)"
+                    raise HTTPError(415, detail)
+                result = self.predict(parse_json(body), batch=path == "/predict/batch")
+                answer = _json(200, result)
+{%- if cookiecutter.monitoring %}
+            metrics.observe_request(path, result, time.perf_counter() - started)
+{%- endif %}
+            return answer
         except HTTPError as error:
 {%- if cookiecutter.monitoring %}
-            reason = "invalid_request" if error.status == 422 else f"http_{error.status}"
-            metrics.observe_error(reason)
+            metrics.observe_error(path, metrics.ERROR_REASONS.get(error.status, "bad_request"))
 {%- endif %}
             return _json(error.status, {"detail": error.detail})
         except UnknownEntityError as error:
 {%- if cookiecutter.monitoring %}
-            metrics.observe_error("unknown_entity")
+            metrics.observe_error(path, "unknown_entity")
 {%- endif %}
             return _json(404, {"detail": str(error)})
         except NotReadyError as error:
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(path, "not_ready")
+{%- endif %}
             return _json(503, {"detail": str(error)})
         except Exception:
             logger.exception("prediction failed")
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(path, "internal")
+{%- endif %}
             return _json(500, {"detail": "internal error: see the server log"})
 
     def predict(self, data: object, batch: bool) -> dict:
@@ -339,16 +368,17 @@ class PredictionAPI:
         users, items, hours, weekends = (list(column) for column in zip(*rows, strict=True))
         return self.core.predict(users, items, {"hour_of_day": hours, "is_weekend": weekends})
 
-    def _binary(self, matrix: np.ndarray) -> tuple[int, list, bytes]:
-        result = self.core.predict_features(matrix)
-        payload = np.ascontiguousarray(result["predictions"], dtype="<f8").tobytes()
-        headers = [
-            (b"content-type", BINARY_TYPE),
-            (b"content-length", str(len(payload)).encode()),
-            (b"x-model-version", str(result["model_version"]).encode()),
-            (b"x-variant", result["variant"].encode()),
-        ]
-        return 200, headers, payload
+
+def _binary(result: dict) -> tuple[int, list, bytes]:
+    """Return the float64 answer to a packed batch: rows x outputs, version in a header."""
+    payload = np.ascontiguousarray(result["predictions"], dtype="<f8").tobytes()
+    headers = [
+        (b"content-type", BINARY_TYPE),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-model-version", str(result["model_version"]).encode()),
+        (b"x-variant", result["variant"].encode()),
+    ]
+    return 200, headers, payload
 
 
 def _plain(value: object) -> object:

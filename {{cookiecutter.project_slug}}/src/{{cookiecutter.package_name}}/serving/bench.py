@@ -730,6 +730,40 @@ def _in_process(data: dict) -> str:
     )
 
 
+def _metrics_cost(data: dict) -> str | None:
+    """Return a note: what the serving path's metrics cost per request (None: no monitoring)."""
+    if find_spec(f"{PACKAGE}.monitoring.metrics") is None:
+        return None
+    from ..monitoring import metrics
+
+    version, matrix = data["version"], data["matrix"]
+    scores = data["bundle"]["predictor"].predict(matrix)
+    answer = {"model_version": version, "variant": "control"}
+
+    def per_call_us(fn) -> float:
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(2000):
+                fn()
+            timings.append((time.perf_counter() - started) / 2000 * 1e6)
+        return min(timings)
+
+    def single() -> None:
+        metrics.observe_request("bench", answer, 0.001)
+        metrics.observe_row(version, "control", 0.5)
+
+    def batch() -> None:
+        metrics.observe_request("bench", answer, 0.001)
+        metrics.observe_batch(version, "control", scores)
+
+    return (
+        f"metrics (in process): {per_call_us(single):.1f} us per 1-row request, "
+        f"{per_call_us(batch):.1f} us per {len(matrix)}-row batch (request count, latency, "
+        "rows and score histogram)"
+    )
+
+
 def _format(rows: list[Row], notes: list[str], args: dict) -> str:
     """Return the table: one line per row, ratios to the floor and to mlflow, then the notes."""
     by_name = {row.name: row.result for row in rows}
@@ -847,6 +881,9 @@ def run(
     expected = f"champion v{data['version']} in process: {_short(data['expected'])}"
     notes.append(f"first row: {expected}; {answers}" if answers else f"first row: {expected}")
     notes.append(_in_process(data))
+    cost = _metrics_cost(data)
+    if cost:
+        notes.append(cost)
     table = _format(rows, notes, args)
     print(table)
     path = settings.directory("reports") / "bench.json"

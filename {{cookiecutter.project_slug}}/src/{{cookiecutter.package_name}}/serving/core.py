@@ -90,6 +90,7 @@ class PredictionService:
 {%- endif %}
 {%- if cookiecutter.monitoring %}
         self.log = PredictionLog(settings)
+        metrics.expose_textfiles(settings.directory("metrics"))
 {%- endif %}
 
     @property
@@ -126,11 +127,24 @@ class PredictionService:
         """
         with self._reload_lock:
             current = self.models
+{%- if cookiecutter.monitoring %}
+            try:
+                wanted = [self.registry.alias(alias) for alias in self._aliases()]
+                serving = (current.champion, current.challenger)[: len(wanted)]
+                loaded = [
+                    self._load(version, model)
+                    for version, model in zip(wanted, serving, strict=True)
+                ]
+            except Exception:
+                metrics.observe_load_failure()
+                raise
+{%- else %}
             wanted = [self.registry.alias(alias) for alias in self._aliases()]
             serving = (current.champion, current.challenger)[: len(wanted)]
             loaded = [
                 self._load(version, model) for version, model in zip(wanted, serving, strict=True)
             ]
+{%- endif %}
             self.models = Models(*loaded)
         return self.models.champion.version if self.models.champion else None
 
@@ -211,7 +225,7 @@ class PredictionService:
 {%- endif %}
         self.last_latency_s = time.perf_counter() - started
 {%- if cookiecutter.monitoring %}
-        metrics.observe(champion.version, len(results), self.last_latency_s)
+        metrics.observe_results(results)
         self.log.append(user_ids, item_ids, vectors, results)
 {%- endif %}
         return results
@@ -235,7 +249,7 @@ class PredictionService:
 {%- endif %}
         self.last_latency_s = time.perf_counter() - started
 {%- if cookiecutter.monitoring %}
-        metrics.observe(champion.version, 1, self.last_latency_s)
+        metrics.observe_row(champion.version, "control", prediction)
         self.log.write_row(row, prediction, champion.version)
 {%- endif %}
         return result
@@ -263,7 +277,7 @@ class PredictionService:
 {%- endif %}
         self.last_latency_s = time.perf_counter() - started
 {%- if cookiecutter.monitoring %}
-        metrics.observe(champion.version, len(vectors), self.last_latency_s)
+        metrics.observe_batch(champion.version, "control", predictions)
         self.log.write(vectors, predictions, champion.version)
 {%- endif %}
         return result

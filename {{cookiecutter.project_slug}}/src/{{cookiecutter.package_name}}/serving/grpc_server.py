@@ -21,6 +21,9 @@ import logging
 import math
 import sys
 import threading
+{%- if cookiecutter.monitoring %}
+import time
+{%- endif %}
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,9 @@ from google.protobuf.message import DecodeError
 
 from .. import schema
 from ..features.store import UnknownEntityError
+{%- if cookiecutter.monitoring %}
+from ..monitoring import metrics
+{%- endif %}
 from ..registry.registry import RegistryError
 from ..settings import Settings
 from .core import NotReadyError, PredictionService
@@ -56,6 +62,12 @@ def _rows(requests, max_rows: int) -> tuple[list[int], list[int], dict[str, list
         name: [getattr(r, name) if r.HasField(name) else default for r in requests]
         for name, default in schema.CONTEXT_DEFAULTS.items()
     }
+{%- if cookiecutter.monitoring %}
+    for name in schema.CONTEXT_DEFAULTS:
+        left_out = sum(not r.HasField(name) for r in requests)
+        if left_out:
+            metrics.observe_defaulted(name, left_out)
+{%- endif %}
     if min(users) < 0 or min(items) < 0:
         raise ValueError("entity ids must be >= 0")
     for name, (low, high) in schema.CONTEXT_RANGES.items():
@@ -157,19 +169,25 @@ async def start(settings: Settings, core: PredictionService, port: int | None = 
             variant=result["variant"],
         )
 
-    def answer(request) -> object:
-        """Score one ``PredictRequest``; raise ValueError, UnknownEntityError or NotReadyError."""
-        if len(request.features):
-            return single(core.predict_row(_row(request.features)))
-        return single(core.predict(*_rows([request], 1))[0])
+    def answer(request) -> tuple[object, dict]:
+        """Score one ``PredictRequest``; return the response and the core's result.
 
-    def score_packed(values) -> bytes:
+        Raises ValueError, UnknownEntityError or NotReadyError.
+        """
+        if len(request.features):
+            result = core.predict_row(_row(request.features))
+        else:
+            result = core.predict(*_rows([request], 1))[0]
+        return single(result), result
+
+    def score_packed(values) -> tuple[bytes, dict]:
         result = core.predict_features(_matrix(values, settings.max_batch_size))
         predictions = result["predictions"]
         outputs = 1 if predictions.ndim == 1 else predictions.shape[1]
-        return packed_answer(predictions, outputs, result["model_version"], result["variant"])
+        version, variant = result["model_version"], result["variant"]
+        return packed_answer(predictions, outputs, version, variant), result
 
-    def answer_batch(body: bytes) -> bytes:
+    def answer_batch(body: bytes) -> tuple[bytes, dict]:
         """Score a serialized ``PredictBatchRequest``; return the serialized response."""
         values = packed_features(body)
         if values is not None:
@@ -183,24 +201,49 @@ async def start(settings: Settings, core: PredictionService, port: int | None = 
                 raise ValueError("send instances or features, not both")
             return score_packed(request.features)
         rows = _rows(list(request.instances), settings.max_batch_size)
-        predictions = [single(r) for r in core.predict(*rows)]
-        return messages.PredictBatchResponse(predictions=predictions).SerializeToString()
+        results = core.predict(*rows)
+        predictions = [single(r) for r in results]
+        response = messages.PredictBatchResponse(predictions=predictions)
+        return response.SerializeToString(), {"predictions": results}
 
-    async def call(score, request, context):
+    async def call(route: str, score, request, context):
+        """Answer ``request`` with ``score``; failures become gRPC status codes."""
+{%- if cookiecutter.monitoring %}
+        started = time.perf_counter()
+{%- endif %}
         try:
-            return score(request)
+            response, result = score(request)
+{%- if cookiecutter.monitoring %}
+            metrics.observe_request(route, result, time.perf_counter() - started)
+{%- endif %}
+            return response
         except ValueError as error:
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(route, "invalid_request")
+{%- endif %}
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except UnknownEntityError as error:
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(route, "unknown_entity")
+{%- endif %}
             await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
         except NotReadyError as error:
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(route, "not_ready")
+{%- endif %}
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
+        except Exception:
+            logger.exception("prediction failed")
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(route, "internal")
+{%- endif %}
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error: see the server log")
 
     async def predict(request, context):
-        return await call(answer, request, context)
+        return await call("Predict", answer, request, context)
 
     async def predict_batch(body: bytes, context) -> bytes:
-        return await call(answer_batch, body, context)
+        return await call("PredictBatch", answer_batch, body, context)
 
     service = messages.DESCRIPTOR.services_by_name["Predictor"].full_name
     handlers = {
