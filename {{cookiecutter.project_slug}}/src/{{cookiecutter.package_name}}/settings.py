@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     """Bound on one Kafka ``stream`` run: the group join, then each partition read to its end."""
     kafka_session_timeout_ms: int = Field(45_000, ge=1_000)
     """Consumer-group session timeout; a lone consumer's join can wait for half of it."""
-    feature_store: Literal["builtin", "feast"] = "{{ 'feast' if cookiecutter.feature_store == 'feast' else 'builtin' }}"
+    feature_store: Literal["none", "feast"] = "{{ cookiecutter.feature_store }}"
+    """``none``: the built-in store (Parquet offline, SQLite online), the answer's own token."""
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://localhost:6379/0"
 
