@@ -65,7 +65,12 @@ COMPONENTS: list[dict] = [
         "id": "online_serving",
         "title": "Prediction core and container",
         "when": {"serving": {"not": "none"}},
-        "paths": ["deploy/k8s/service.yaml", "deploy/k8s/hpa.yaml"],
+        "paths": [
+            f"{PKG}/serving/auth.py",
+            "tests/test_auth.py",
+            "deploy/k8s/service.yaml",
+            "deploy/k8s/hpa.yaml",
+        ],
     },
     {
         "id": "batch_scoring",
