@@ -53,7 +53,12 @@ COMPONENTS: list[dict] = [
         "id": "rest",
         "title": "REST API (FastAPI)",
         "when": {"serving": ["rest", "rest+grpc"]},
-        "paths": [f"{PKG}/serving/app.py", "tests/test_serving_rest.py"],
+        "paths": [
+            f"{PKG}/serving/app.py",
+            "tests/test_serving_rest.py",
+            "tests/test_api_contract.py",
+            "tests/contract_hooks.py",
+        ],
     },
     {
         "id": "grpc",

@@ -220,7 +220,7 @@ def test_a_message_over_the_body_limit_is_resource_exhausted(stub, loop):
     assert len(reply.scores) >= 1  # the server still answers
 
 
-WRONG = [
+REFUSED_METADATA = [
     (),
     (("x-api-key", "wrong-key-0123456789"),),
     (("authorization", f"Basic {API_KEY}"),),
@@ -237,7 +237,7 @@ def test_predictions_need_an_api_key_when_auth_is_required(secured):
     client = services.PredictorStub(channel)
     one = messages.PredictRequest(features=[0.5] * N_FEATURES)
     batch = messages.PredictBatchRequest(features=[0.5] * N_FEATURES * 2)
-    for metadata in WRONG:
+    for metadata in REFUSED_METADATA:
         for call, request in ((client.Predict, one), (client.PredictBatch, batch)):
             with pytest.raises(grpc.RpcError) as error:
                 call(request, metadata=metadata, timeout=5)
@@ -252,7 +252,7 @@ def test_reload_needs_the_admin_token_even_locally(secured, channel, loop, auth_
     grpc, messages, services, secured_channel = secured
     admin = services.AdminStub(secured_channel if auth_required else channel)
     for metadata, code in [
-        *((metadata, grpc.StatusCode.UNAUTHENTICATED) for metadata in WRONG),
+        *((metadata, grpc.StatusCode.UNAUTHENTICATED) for metadata in REFUSED_METADATA),
         ((("x-api-key", API_KEY),), grpc.StatusCode.PERMISSION_DENIED),
         ((("authorization", f"Bearer {API_KEY}"),), grpc.StatusCode.PERMISSION_DENIED),
     ]:

@@ -225,7 +225,12 @@ def test_non_finite_ragged_or_undecodable_bodies_are_422(client, body):
 def test_too_many_rows_and_other_content_types_are_refused(client, loop):
     settings, _ = loop
     rows = [[0.5] * N_FEATURES] * (settings.max_batch_size + 1)
-    assert client.post("/predict/batch", json={"features": rows}).status_code == 413
+    assert client.post("/predict/batch", json={"features": rows}).status_code == 422
+    instances = [{USER: 1, ITEM: 2}] * (settings.max_batch_size + 1)
+    assert client.post("/predict/batch", json={"instances": instances}).status_code == 422
+    binary = {"content-type": "application/octet-stream"}
+    packed = np.zeros((settings.max_batch_size + 1, N_FEATURES)).tobytes()
+    assert client.post("/predict/batch", content=packed, headers=binary).status_code == 413
     text = client.post("/predict", content=b"hello", headers={"content-type": "text/plain"})
     assert text.status_code == 415
 
@@ -413,7 +418,7 @@ def test_booleans_among_batch_features_are_422(client):
         assert client.post("/predict/batch", json=payload).status_code == 422
 
 
-WRONG_HEADERS = [
+REFUSED_HEADERS = [
     {},
     {"x-api-key": "wrong-key-0123456789"},
     {"authorization": f"Basic {API_KEY}"},
@@ -428,7 +433,7 @@ CALLS = [
 @pytest.mark.parametrize(("method", "path", "body"), CALLS)
 def test_predictions_need_an_api_key_when_auth_is_required(secured, method, path, body):
     call = getattr(secured, method)
-    for headers in WRONG_HEADERS:
+    for headers in REFUSED_HEADERS:
         refused = call(path, headers=headers, **body)
         assert refused.status_code == 401, (headers, refused.text)
         assert refused.headers["www-authenticate"].startswith("Bearer ")

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field{{ ', SecretStr' if cookiecutter.serving != 'none' }}
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,

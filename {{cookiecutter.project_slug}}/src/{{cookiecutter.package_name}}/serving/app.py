@@ -23,12 +23,13 @@ parser spends ~8x longer on a batch of floats), checks it with the hand-written 
 loop. Everything else goes to FastAPI, which also declares the two routes with the same handler
 and pydantic models for the docs. Routing them through FastAPI and pydantic instead costs
 ~150 us more CPU per request than the whole front door (``make bench``).
-Bad input is a 4xx with a reason (422 invalid, 404 unknown entity, 413 too large, 415 wrong
-content type), never a 500. Callers authenticate as ``serving/auth.py`` says (401 without a
-valid token, 403 for an API key on ``/model/reload``); ``/health``, ``/ready``{% if cookiecutter.monitoring %},
-``/metrics``{% endif %} and the docs are open. No CORS headers are sent unless ``cors_origins``
-lists origins. The OpenAPI document (``/openapi.json``) states every answer and limit;
-``tests/test_api_contract.py`` checks the server against it with schemathesis.
+Bad input is a 4xx with a reason (422 invalid, also more JSON rows than ``max_batch_size``, as
+the schema says; 404 unknown entity; 413 a body over ``max_body_bytes`` or more float64 rows than
+``max_batch_size``; 415 wrong content type), never a 500. Callers authenticate as
+``serving/auth.py`` says (401 without a valid token, 403 for an API key on ``/model/reload``);
+``/health``, ``/ready``{% if cookiecutter.monitoring %}, ``/metrics``{% endif %} and the docs are open. No CORS headers are sent
+unless ``cors_origins`` lists origins. The OpenAPI document (``/openapi.json``) states every
+answer and limit; ``tests/test_api_contract.py`` checks the server against it (schemathesis).
 """
 
 from __future__ import annotations
@@ -204,6 +205,11 @@ def _invalid(loc: list, msg: str, kind: str = "value_error") -> HTTPError:
     return HTTPError(422, [{"loc": ["body", *loc], "msg": msg, "type": kind}])
 
 
+def _too_many(loc: list, rows: int, max_rows: int) -> HTTPError:
+    detail = f"{rows} rows is over max_batch_size {max_rows}: send smaller batches"
+    return _invalid(loc, detail, "too_long")
+
+
 def _as_int(value: object) -> int | None:
     """Return a JSON integer (``7`` or ``7.0``, never ``true``) as an int, anything else None."""
     if type(value) is int:
@@ -261,7 +267,7 @@ def parse_features(rows: object, max_rows: int, body: bytes = b"") -> np.ndarray
     if not isinstance(rows, list) or not rows:
         raise _invalid(["features"], "expected a non-empty list of rows", "list_type")
     if len(rows) > max_rows:
-        raise HTTPError(413, f"batch of {len(rows)} rows is over {max_rows}: send smaller batches")
+        raise _too_many(["features"], len(rows), max_rows)
     if not body or b"true" in body or b"false" in body:
         for row in rows:
             if type(row) is not list or any(type(v) is bool for v in row):
@@ -435,8 +441,7 @@ class PredictionAPI:
         if set(data) != {"instances"} or not isinstance(instances, list) or not instances:
             raise _invalid(["instances"], "expected a non-empty list of rows", "list_type")
         if len(instances) > self.max_rows:
-            detail = f"batch of {len(instances)} rows is over {self.max_rows}"
-            raise HTTPError(413, detail)
+            raise _too_many(["instances"], len(instances), self.max_rows)
         rows = [parse_row(row, ["instances", k]) for k, row in enumerate(instances)]
         return {"predictions": self._entities(rows)}
 
@@ -496,7 +501,7 @@ REASONS = {
     403: "An API key on an admin operation",
     404: "An unknown entity id",
     409: "The registry has no champion that loads",
-    413: "A body over max_body_bytes, or more rows than max_batch_size",
+    413: "A body over max_body_bytes (or more float64 rows than max_batch_size)",
     415: "A content type this route does not read",
     422: "A body that does not match the schema",
     503: "No champion model loaded yet",
