@@ -80,6 +80,7 @@ def schemathesis_run(base_url: str, token: str, *options: str) -> str:
     summary = re.search(r"(\d+) generated, (\d+) passed", output)
     assert summary, output[-3000:]
     assert int(summary.group(1)) == int(summary.group(2)) > 0, summary.group(0)
+    print(f"schemathesis: {summary.group(0)}")  # shown by pytest -rP
     return output
 
 
