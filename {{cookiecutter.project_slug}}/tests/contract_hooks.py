@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from {{ cookiecutter.package_name }} import schema
 
 N_FEATURES = len(schema.feature_names())
-FINITE = st.floats(allow_nan=False, allow_infinity=False)
+FINITE = st.floats(-schema.FEATURE_LIMIT, schema.FEATURE_LIMIT)
 ROWS = st.lists(st.lists(FINITE, min_size=N_FEATURES, max_size=N_FEATURES), min_size=1, max_size=8)
 
 schemathesis.openapi.media_type(

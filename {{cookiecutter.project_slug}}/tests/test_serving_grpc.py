@@ -124,6 +124,7 @@ def test_features_and_packed_batches_match_the_predictor(stub, loop):
         {"features": [1.0] * (N_FEATURES - 1)},
         {"features": [float("nan")] * N_FEATURES},
         {"features": [float("inf")] * N_FEATURES},
+        {"features": [2 * schema.FEATURE_LIMIT] * N_FEATURES},
     ],
 )
 def test_bad_features_are_invalid_argument(stub, request_fields):

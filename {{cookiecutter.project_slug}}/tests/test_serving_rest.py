@@ -192,6 +192,8 @@ BAD_FEATURES = [
     {"features": [None] * N_FEATURES},
     {"features": [[1.0] * N_FEATURES]},
     {"features": [1.0] * N_FEATURES, USER: 1},
+    {"features": [2 * schema.FEATURE_LIMIT] + [1.0] * (N_FEATURES - 1)},
+    {"features": [1.0] * (N_FEATURES - 1) + [-(10**13)]},
     {"features": {"a": 1.0}},
 ]
 
@@ -564,6 +566,8 @@ def test_openapi_states_security_statuses_limits_and_media_types(client, secured
     instances = components["BatchRequest"]["properties"]["instances"]
     assert instances["maxItems"] == settings.max_batch_size
     assert components["PredictRequest"]["properties"][USER]["type"] == "integer"
+    number = components["FeaturesRequest"]["properties"]["features"]["items"]
+    assert number["maximum"] == -number["minimum"] == schema.FEATURE_LIMIT
 {%- if cookiecutter.monitoring %}
     metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == [secured.get("/metrics").headers["content-type"]]

@@ -63,7 +63,6 @@ from .core import NotReadyError, PredictionService
 logger = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
-MAX_FLOAT = 1.7976931348623157e308
 N_FEATURES = len(schema.feature_names())
 JSON_TYPE = b"application/json"
 BINARY_TYPE = b"application/octet-stream"
@@ -76,7 +75,8 @@ def _integral(value: object) -> object:
 
 
 Integer = Annotated[int, BeforeValidator(_integral)]
-Number = Annotated[float, Field(ge=-MAX_FLOAT, le=MAX_FLOAT, allow_inf_nan=False)]
+LIMIT = schema.FEATURE_LIMIT
+Number = Annotated[float, Field(ge=-LIMIT, le=LIMIT, allow_inf_nan=False)]
 Row = Annotated[list[Number], Field(min_length=N_FEATURES, max_length=N_FEATURES)]
 
 
@@ -279,13 +279,13 @@ def parse_features(rows: object, max_rows: int, body: bytes = b"") -> np.ndarray
     if matrix.dtype.kind not in "if" or matrix.ndim != 2 or matrix.shape[1] != N_FEATURES:
         raise _invalid(["features"], f"expected rows of {N_FEATURES} numbers", "list_type")
     matrix = matrix.astype(np.float64, copy=False)
-    if not np.isfinite(matrix).all():
-        raise _invalid(["features"], "features must be finite numbers")
+    if not (np.abs(matrix) <= LIMIT).all():  # NaN compares false
+        raise _invalid(["features"], f"features must be finite numbers within +-{LIMIT:g}")
     return matrix
 
 
 def parse_vector(values: object) -> list:
-    """Check one row of ``N_FEATURES`` finite numbers; return it (a list, no numpy needed)."""
+    """Check one row of ``N_FEATURES`` numbers within ``LIMIT``; return it (a list, no numpy)."""
     if (
         type(values) is not list
         or len(values) != N_FEATURES
@@ -296,8 +296,8 @@ def parse_vector(values: object) -> list:
         finite = all(map(math.isfinite, values))
     except OverflowError:
         finite = False
-    if not finite:
-        raise _invalid(["features"], "features must be finite float64 numbers")
+    if not finite or min(values) < -LIMIT or max(values) > LIMIT:
+        raise _invalid(["features"], f"features must be finite numbers within +-{LIMIT:g}")
     return values
 
 
@@ -309,8 +309,8 @@ def parse_binary(body: bytes, max_rows: int) -> np.ndarray:
     if len(body) // width > max_rows:
         raise HTTPError(413, f"batch of {len(body) // width} rows is over {max_rows}")
     matrix = np.frombuffer(body, dtype="<f8").reshape(-1, N_FEATURES)
-    if not np.isfinite(matrix).all():
-        raise _invalid([], "features must be finite numbers")
+    if not (np.abs(matrix) <= LIMIT).all():
+        raise _invalid([], f"features must be finite numbers within +-{LIMIT:g}")
     return matrix
 
 

@@ -37,6 +37,7 @@ from .core import NotReadyError, PredictionService
 
 PROTO = "predict.proto"
 N_FEATURES = len(schema.feature_names())
+LIMIT = schema.FEATURE_LIMIT
 logger = logging.getLogger(__name__)
 
 
@@ -72,8 +73,8 @@ def _row(values) -> list[float]:
     row = list(values)
     if len(row) != N_FEATURES:
         raise ValueError(f"send {N_FEATURES} features (GET /model lists them)")
-    if not all(map(math.isfinite, row)):
-        raise ValueError("features must be finite numbers")
+    if not all(map(math.isfinite, row)) or not -LIMIT <= min(row) <= max(row) <= LIMIT:
+        raise ValueError(f"features must be finite numbers within +-{LIMIT:g}")
     return row
 
 
@@ -141,8 +142,8 @@ def _matrix(values, max_rows: int) -> np.ndarray:
     matrix = np.asarray(values, dtype=np.float64).reshape(-1, N_FEATURES)
     if len(matrix) > max_rows:
         raise ValueError(f"send 1 to {max_rows} rows")
-    if not np.isfinite(matrix).all():
-        raise ValueError("features must be finite numbers")
+    if not (np.abs(matrix) <= LIMIT).all():  # NaN compares false
+        raise ValueError(f"features must be finite numbers within +-{LIMIT:g}")
     return matrix
 
 
