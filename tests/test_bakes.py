@@ -197,6 +197,36 @@ def test_bake_dependencies_match_the_answers(baked, name):
     assert metadata["name"] == answers["project_slug"]
 
 
+def _literal_tokens(settings_source: str) -> dict[str, list]:
+    """Return the ``Literal[...]`` values of each annotated field of the settings class."""
+    tokens = {}
+    for node in ast.walk(ast.parse(settings_source)):
+        annotation = getattr(node, "annotation", None)
+        if isinstance(node, ast.AnnAssign) and isinstance(annotation, ast.Subscript):
+            if isinstance(annotation.value, ast.Name) and annotation.value.id == "Literal":
+                values = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+                tokens[node.target.id] = [ast.literal_eval(v) for v in values]
+    return tokens
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_settings_spell_each_answer_with_the_answer_token(baked, name):
+    """A setting named like an answer takes the answer's values: production states the answer itself."""
+    answers, project = baked[name]
+    package = project / "src" / answers["package_name"]
+    literals = _literal_tokens((package / "settings.py").read_text(encoding="utf-8"))
+    for key in literals.keys() & answers.keys():
+        allowed = set(_choices(key))
+        assert set(literals[key]) <= allowed, f"settings.{key} allows {literals[key]}, the answers {allowed}"
+        assert answers[key] in literals[key], f"settings.{key} cannot hold the answer {answers[key]!r}"
+    for env in ("local", "production"):
+        config = yaml.safe_load((project / "configs" / f"{env}.yaml").read_text(encoding="utf-8"))
+        for key in config.keys() & answers.keys():
+            assert config[key] in _choices(key), f"configs/{env}.yaml {key}: {config[key]!r}"
+            if env == "production":
+                assert config[key] == answers[key], f"configs/production.yaml {key}"
+
+
 def test_bakes_pass_ruff(baked):
     projects = [str(project) for _, project in baked.values()]
     result = subprocess.run(

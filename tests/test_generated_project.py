@@ -101,6 +101,8 @@ def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
 def server_tests(answers: dict) -> list[str]:
     """Return the generated test files that start a real server and must run, not skip."""
     files = []
+    if answers["serving"] in ("rest", "rest+grpc"):  # schemathesis against uvicorn on 127.0.0.1
+        files.append("tests/test_api_contract.py")
     if answers["stream_engine"] in ("kafka", "flink"):
         files.append("tests/test_stream_kafka.py")
     if answers["stream_engine"] == "flink":

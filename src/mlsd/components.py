@@ -59,7 +59,12 @@ COMPONENTS: list[dict] = [
         "id": "rest",
         "title": "REST API (FastAPI)",
         "when": {"serving": ["rest", "rest+grpc"]},
-        "paths": [f"{PKG}/serving/app.py", "tests/test_serving_rest.py"],
+        "paths": [
+            f"{PKG}/serving/app.py",
+            "tests/test_serving_rest.py",
+            "tests/test_api_contract.py",
+            "tests/contract_hooks.py",
+        ],
     },
     {
         "id": "grpc",
@@ -71,7 +76,12 @@ COMPONENTS: list[dict] = [
         "id": "online_serving",
         "title": "Prediction core and container",
         "when": {"serving": {"not": "none"}},
-        "paths": ["deploy/k8s/service.yaml", "deploy/k8s/hpa.yaml"],
+        "paths": [
+            f"{PKG}/serving/auth.py",
+            "tests/test_auth.py",
+            "deploy/k8s/service.yaml",
+            "deploy/k8s/hpa.yaml",
+        ],
     },
     {
         "id": "batch_scoring",

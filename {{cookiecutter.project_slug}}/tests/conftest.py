@@ -36,6 +36,18 @@ from {{ cookiecutter.package_name }}.settings import (
 )
 
 SMALL = {"n_users": 200, "n_items": 60, "n_events": 4000, "seed": 3, "evidently_report": False}
+{%- if cookiecutter.serving != 'none' %}
+API_KEY = "test-api-key-0123456789"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def with_tokens(settings: Settings, auth_required: bool = True, **overrides) -> Settings:
+    """Return ``settings`` holding the test API key and admin token (keys needed unless told)."""
+    from pydantic import SecretStr
+
+    tokens = {"api_keys": SecretStr(API_KEY), "admin_token": SecretStr(ADMIN_TOKEN)}
+    return settings.model_copy(update={"auth_required": auth_required, **tokens, **overrides})
+{%- endif %}
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,8 @@ import pytest
 
 from {{ cookiecutter.package_name }} import schema
 
+from conftest import ADMIN_TOKEN, API_KEY, with_tokens
+
 N_FEATURES = len(schema.feature_names())
 
 
@@ -17,9 +19,27 @@ def channel(loop):
     )
 
     settings, _ = loop
-    server, port = grpc_server.create_server(settings, port=0)
+    server, port = grpc_server.create_server(with_tokens(settings, auth_required=False), port=0)
     channel = grpc.insecure_channel(f"{settings.serve_host}:{port}")
     yield channel
+    channel.close()
+    server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def secured(loop):
+    """A server as production runs it: every call needs an API key; its channel and messages."""
+    grpc = pytest.importorskip("grpc")
+    pytest.importorskip("grpc_tools")
+    from {{ cookiecutter.package_name }}.serving import (
+        grpc_server,
+    )
+
+    settings, _ = loop
+    server, port = grpc_server.create_server(with_tokens(settings), port=0)
+    channel = grpc.insecure_channel(f"{settings.serve_host}:{port}")
+    messages, services = grpc_server.load_protos(settings)
+    yield grpc, messages, services, channel
     channel.close()
     server.stop(grace=None)
 
@@ -104,6 +124,7 @@ def test_features_and_packed_batches_match_the_predictor(stub, loop):
         {"features": [1.0] * (N_FEATURES - 1)},
         {"features": [float("nan")] * N_FEATURES},
         {"features": [float("inf")] * N_FEATURES},
+        {"features": [2 * schema.FEATURE_LIMIT] * N_FEATURES},
     ],
 )
 def test_bad_features_are_invalid_argument(stub, request_fields):
@@ -198,3 +219,61 @@ def test_a_message_over_the_body_limit_is_resource_exhausted(stub, loop):
     assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     reply = client.Predict(messages.PredictRequest(features=[0.5] * N_FEATURES), timeout=5)
     assert len(reply.scores) >= 1  # the server still answers
+
+
+REFUSED_METADATA = [
+    (),
+    (("x-api-key", "wrong-key-0123456789"),),
+    (("authorization", f"Basic {API_KEY}"),),
+]
+GOOD = [
+    (("authorization", f"Bearer {API_KEY}"),),
+    (("x-api-key", API_KEY),),
+    (("authorization", f"Bearer {ADMIN_TOKEN}"),),
+]
+
+
+def test_predictions_need_an_api_key_when_auth_is_required(secured):
+    grpc, messages, services, channel = secured
+    client = services.PredictorStub(channel)
+    one = messages.PredictRequest(features=[0.5] * N_FEATURES)
+    batch = messages.PredictBatchRequest(features=[0.5] * N_FEATURES * 2)
+    for metadata in REFUSED_METADATA:
+        for call, request in ((client.Predict, one), (client.PredictBatch, batch)):
+            with pytest.raises(grpc.RpcError) as error:
+                call(request, metadata=metadata, timeout=5)
+            assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED, metadata
+    for metadata in GOOD:
+        assert len(client.Predict(one, metadata=metadata, timeout=5).scores) >= 1
+        assert client.PredictBatch(batch, metadata=metadata, timeout=5).model_version >= 1
+
+
+@pytest.mark.parametrize("auth_required", [False, True])
+def test_reload_needs_the_admin_token_even_locally(secured, channel, loop, auth_required):
+    grpc, messages, services, secured_channel = secured
+    admin = services.AdminStub(secured_channel if auth_required else channel)
+    for metadata, code in [
+        *((metadata, grpc.StatusCode.UNAUTHENTICATED) for metadata in REFUSED_METADATA),
+        ((("x-api-key", API_KEY),), grpc.StatusCode.PERMISSION_DENIED),
+        ((("authorization", f"Bearer {API_KEY}"),), grpc.StatusCode.PERMISSION_DENIED),
+    ]:
+        with pytest.raises(grpc.RpcError) as error:
+            admin.Reload(messages.ReloadRequest(), metadata=metadata, timeout=5)
+        assert error.value.code() == code, metadata
+    reloaded = admin.Reload(
+        messages.ReloadRequest(), metadata=(("x-api-key", ADMIN_TOKEN),), timeout=10
+    )
+    assert reloaded.model_version >= 1
+
+
+def test_the_server_refuses_to_start_without_an_api_key(loop):
+    pytest.importorskip("grpc")
+    from pydantic import SecretStr
+
+    from {{ cookiecutter.package_name }}.serving import (
+        grpc_server,
+    )
+
+    settings, _ = loop
+    with pytest.raises(ValueError, match="API_KEYS"):
+        grpc_server.create_server(with_tokens(settings, api_keys=SecretStr("")), port=0)

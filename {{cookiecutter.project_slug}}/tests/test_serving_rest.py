@@ -5,12 +5,14 @@ import pytest
 
 from {{ cookiecutter.package_name }} import schema
 
+from conftest import ADMIN_TOKEN, API_KEY, with_tokens
+
 USER, ITEM = schema.USER_KEY, schema.ITEM_KEY
 N_FEATURES = len(schema.feature_names())
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def client(loop):
+def _client(settings):
     pytest.importorskip("fastapi")
     pytest.importorskip("httpx2")
     from fastapi.testclient import TestClient
@@ -19,8 +21,22 @@ def client(loop):
         create_app,
     )
 
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture(scope="module")
+def client(loop):
+    """The API as configs/local.yaml runs it: predictions open, admin calls need the token."""
     settings, _ = loop
-    with TestClient(create_app(settings)) as test_client:
+    with _client(with_tokens(settings, auth_required=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def secured(loop):
+    """The API as production runs it: every prediction call needs an API key."""
+    settings, _ = loop
+    with _client(with_tokens(settings)) as test_client:
         yield test_client
 
 
@@ -100,11 +116,11 @@ def test_reload_swaps_to_the_promoted_model(client, loop):
     newer = registry.register(bundle)
     registry.promote(newer)
     try:
-        assert client.post("/model/reload").json()["model_version"] == newer
+        assert client.post("/model/reload", headers=ADMIN).json()["model_version"] == newer
         assert client.post("/predict", json={USER: 1, ITEM: 2}).json()["model_version"] == newer
     finally:
         registry.rollback()
-        client.post("/model/reload")
+        client.post("/model/reload", headers=ADMIN)
     assert client.get("/model").json()["model_version"] == before
 
 
@@ -176,6 +192,8 @@ BAD_FEATURES = [
     {"features": [None] * N_FEATURES},
     {"features": [[1.0] * N_FEATURES]},
     {"features": [1.0] * N_FEATURES, USER: 1},
+    {"features": [2 * schema.FEATURE_LIMIT] + [1.0] * (N_FEATURES - 1)},
+    {"features": [1.0] * (N_FEATURES - 1) + [-(10**13)]},
     {"features": {"a": 1.0}},
 ]
 
@@ -209,7 +227,12 @@ def test_non_finite_ragged_or_undecodable_bodies_are_422(client, body):
 def test_too_many_rows_and_other_content_types_are_refused(client, loop):
     settings, _ = loop
     rows = [[0.5] * N_FEATURES] * (settings.max_batch_size + 1)
-    assert client.post("/predict/batch", json={"features": rows}).status_code == 413
+    assert client.post("/predict/batch", json={"features": rows}).status_code == 422
+    instances = [{USER: 1, ITEM: 2}] * (settings.max_batch_size + 1)
+    assert client.post("/predict/batch", json={"instances": instances}).status_code == 422
+    binary = {"content-type": "application/octet-stream"}
+    packed = np.zeros((settings.max_batch_size + 1, N_FEATURES)).tobytes()
+    assert client.post("/predict/batch", content=packed, headers=binary).status_code == 413
     text = client.post("/predict", content=b"hello", headers={"content-type": "text/plain"})
     assert text.status_code == 415
 
@@ -235,6 +258,8 @@ def test_hand_validation_agrees_with_the_documented_models():
         {USER: 1.5, ITEM: 2},
         {USER: True, ITEM: 2},
         {USER: 0, ITEM: 2**63},
+        {USER: 1.0, ITEM: 2.0, "context": {"hour_of_day": 9.0}},
+        {USER: 1e30, ITEM: 2},
         {"features": [0.5] * N_FEATURES},
         {"features": [1] * N_FEATURES},
         *BAD_FEATURES,
@@ -373,3 +398,180 @@ def test_a_promoted_model_is_swapped_in_under_load_without_a_failed_request(loop
         switched = versions.index(newer)
         assert set(versions[switched:]) == {newer}, "an old model answered after the swap"
     assert sum(map(len, seen.values())) > 100
+
+
+def test_integral_json_numbers_are_accepted_as_integers(client):
+    as_ints = client.post("/predict", json={USER: 1, ITEM: 2, "context": {"hour_of_day": 9}})
+    as_floats = client.post(
+        "/predict", json={USER: 1.0, ITEM: 2.0, "context": {"hour_of_day": 9.0, "is_weekend": 0.0}}
+    )
+    assert as_floats.status_code == 200, as_floats.text
+    assert as_floats.json() == as_ints.json()
+    assert client.post("/predict", json={USER: 1.5, ITEM: 2}).status_code == 422
+    batch = client.post("/predict/batch", json={"instances": [{USER: 3.0, ITEM: 4.0}]})
+    assert batch.status_code == 200, batch.text
+
+
+def test_booleans_among_batch_features_are_422(client):
+    row = [0.5] * N_FEATURES
+    assert client.post("/predict/batch", json={"features": [row, row]}).status_code == 200
+    for bad in (True, False):
+        payload = {"features": [row, [bad, *row[1:]]]}
+        assert client.post("/predict/batch", json=payload).status_code == 422
+
+
+REFUSED_HEADERS = [
+    {},
+    {"x-api-key": "wrong-key-0123456789"},
+    {"authorization": f"Basic {API_KEY}"},
+]
+CALLS = [
+    ("post", "/predict", {"json": {USER: 1, ITEM: 2}}),
+    ("post", "/predict/batch", {"json": {"features": [[0.5] * N_FEATURES]}}),
+    ("get", "/model", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CALLS)
+def test_predictions_need_an_api_key_when_auth_is_required(secured, method, path, body):
+    call = getattr(secured, method)
+    for headers in REFUSED_HEADERS:
+        refused = call(path, headers=headers, **body)
+        assert refused.status_code == 401, (headers, refused.text)
+        assert refused.headers["www-authenticate"].startswith("Bearer ")
+        assert "token" in refused.json()["detail"] or "key" in refused.json()["detail"]
+    for headers in ({"authorization": f"Bearer {API_KEY}"}, {"x-api-key": API_KEY}, ADMIN):
+        assert call(path, headers=headers, **body).status_code == 200, headers
+
+
+def test_float64_batches_need_an_api_key_too(secured):
+    body = np.full((2, N_FEATURES), 0.5).astype("<f8").tobytes()
+    binary = {"content-type": "application/octet-stream"}
+    assert secured.post("/predict/batch", content=body, headers=binary).status_code == 401
+    answer = secured.post("/predict/batch", content=body, headers={**binary, "x-api-key": API_KEY})
+    assert answer.status_code == 200 and len(answer.content) >= 16
+
+
+def test_health_and_readiness_stay_open(secured):
+    assert secured.get("/health").status_code == 200
+    assert secured.get("/ready").status_code == 200
+
+
+@pytest.mark.parametrize("fixture", ["client", "secured"])
+def test_reload_needs_the_admin_token_even_locally(request, fixture):
+    api = request.getfixturevalue(fixture)
+    missing = api.post("/model/reload")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+    wrong = api.post("/model/reload", headers={"x-api-key": "not-the-admin-token-0"})
+    assert wrong.status_code == 401
+    with_key = api.post("/model/reload", headers={"authorization": f"Bearer {API_KEY}"})
+    assert with_key.status_code == 403, with_key.text
+    assert "admin token" in with_key.json()["detail"]
+    assert api.post("/model/reload", headers=ADMIN).json()["model_version"] >= 1
+
+
+def test_admin_calls_are_refused_when_no_admin_token_is_set(loop):
+    from pydantic import SecretStr
+
+    settings, _ = loop
+    with _client(with_tokens(settings, admin_token=SecretStr(""))) as api:
+        refused = api.post("/model/reload", headers=ADMIN)
+        assert refused.status_code == 401
+        assert "ADMIN_TOKEN" in refused.json()["detail"]
+        keyed = api.post("/predict", json={USER: 1, ITEM: 2}, headers={"x-api-key": API_KEY})
+        assert keyed.status_code == 200
+
+
+def test_local_config_opens_predictions_and_production_closes_them():
+    from {{ cookiecutter.package_name }}.settings import (
+        load_settings,
+    )
+
+    assert load_settings(env="local").auth_required is False
+    assert load_settings(env="production").auth_required is True
+    assert load_settings(env="production").cors_origins == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"api_keys": ""}, "API_KEYS"),
+        ({"api_keys": "short"}, "shorter than"),
+        ({"admin_token": API_KEY}, "admin_token is also in api_keys"),
+    ],
+)
+def test_the_api_refuses_to_start_with_missing_or_weak_tokens(loop, overrides, message):
+    from pydantic import SecretStr
+
+    from {{ cookiecutter.package_name }}.serving.app import (
+        create_app,
+    )
+
+    settings, _ = loop
+    broken = with_tokens(settings, **{key: SecretStr(value) for key, value in overrides.items()})
+    with pytest.raises(ValueError, match=message):
+        create_app(broken)
+
+
+PREFLIGHT = {"origin": "https://app.example.com", "access-control-request-method": "POST"}
+
+
+def test_cors_is_closed_by_default(client):
+    preflight = client.options("/predict", headers=PREFLIGHT)
+    assert preflight.status_code >= 400
+    assert "access-control-allow-origin" not in preflight.headers
+    origin = {"origin": PREFLIGHT["origin"]}
+    answer = client.post("/predict", json={USER: 1, ITEM: 2}, headers=origin)
+    assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
+
+
+def test_cors_origins_open_the_api_to_those_origins_only(loop):
+    settings, _ = loop
+    with _client(with_tokens(settings, cors_origins=[PREFLIGHT["origin"]])) as api:
+        allowed = api.options(
+            "/predict", headers={**PREFLIGHT, "access-control-request-headers": "x-api-key"}
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == PREFLIGHT["origin"]
+        other = api.options("/predict", headers={**PREFLIGHT, "origin": "https://evil.example"})
+        assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+        answer = api.post(
+            "/predict",
+            json={USER: 1, ITEM: 2},
+            headers={"origin": PREFLIGHT["origin"], "x-api-key": API_KEY},
+        )
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == PREFLIGHT["origin"]
+
+
+def test_openapi_states_security_statuses_limits_and_media_types(client, secured, loop):
+    settings, _ = loop
+    document = secured.get("/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"]["type"] == "http" and schemes["bearer"]["scheme"] == "bearer"
+    assert schemes["apiKey"]["in"] == "header" and schemes["apiKey"]["name"] == "x-api-key"
+    predict = document["paths"]["/predict"]["post"]
+    assert {"bearer", "apiKey"} == {name for entry in predict["security"] for name in entry}
+    assert {"200", "401", "404", "413", "415", "422", "503"} <= set(predict["responses"])
+    assert "WWW-Authenticate" in predict["responses"]["401"]["headers"]
+    batch = document["paths"]["/predict/batch"]["post"]
+    assert "application/octet-stream" in batch["requestBody"]["content"]
+    assert "application/octet-stream" in batch["responses"]["200"]["content"]
+    reload = document["paths"]["/model/reload"]["post"]
+    assert {"200", "401", "403", "409"} <= set(reload["responses"]) and reload["security"]
+    components = document["components"]["schemas"]
+    rows = components["FeaturesBatchRequest"]["properties"]["features"]
+    assert rows["maxItems"] == settings.max_batch_size and rows["minItems"] == 1
+    assert rows["items"]["minItems"] == rows["items"]["maxItems"] == N_FEATURES
+    instances = components["BatchRequest"]["properties"]["instances"]
+    assert instances["maxItems"] == settings.max_batch_size
+    assert components["PredictRequest"]["properties"][USER]["type"] == "integer"
+    number = components["FeaturesRequest"]["properties"]["features"]["items"]
+    assert number["maximum"] == -number["minimum"] == schema.FEATURE_LIMIT
+{%- if cookiecutter.monitoring %}
+    metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(metrics) == [secured.get("/metrics").headers["content-type"]]
+    assert list(metrics)[0].startswith("text/plain")
+{%- endif %}
+    open_predict = client.get("/openapi.json").json()["paths"]["/predict"]["post"]
+    assert "security" not in open_predict and "401" not in open_predict["responses"]

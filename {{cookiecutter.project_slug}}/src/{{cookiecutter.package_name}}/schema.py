@@ -58,6 +58,9 @@ FEATURES: tuple[Feature, ...] = (
 GROUPS = ("user", "item", "context", "interaction")
 CONTEXT_DEFAULTS = {"hour_of_day": 12, "is_weekend": 0}
 CONTEXT_RANGES = {"hour_of_day": (0, 23), "is_weekend": (0, 1)}
+FEATURE_LIMIT = 1e12
+"""Largest magnitude of a feature that serving accepts: far past any real value, and small
+enough that no model's arithmetic overflows to inf (a score of inf - inf is NaN)."""
 
 
 def feature_names(group: str | None = None) -> list[str]:

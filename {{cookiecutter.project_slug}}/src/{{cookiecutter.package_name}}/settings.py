@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field{{ ', SecretStr' if cookiecutter.serving != 'none' }}
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     """Bound on one Kafka ``stream`` run: the group join, then each partition read to its end."""
     kafka_session_timeout_ms: int = Field(45_000, ge=1_000)
     """Consumer-group session timeout; a lone consumer's join can wait for half of it."""
-    feature_store: Literal["builtin", "feast"] = "{{ 'feast' if cookiecutter.feature_store == 'feast' else 'builtin' }}"
+    feature_store: Literal["none", "feast"] = "{{ cookiecutter.feature_store }}"
+    """``none``: the built-in store (Parquet offline, SQLite online), the answer's own token."""
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://localhost:6379/0"
 
@@ -76,6 +77,18 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(2.0, ge=0.0)
     """Serving polls the registry this often and swaps in a newly promoted model (0: never)."""
     top_k: int = 10
+{%- if cookiecutter.serving != 'none' %}
+    auth_required: bool = True
+    """Prediction calls need an API key (``serving/auth.py``); configs/local.yaml turns it off."""
+    api_keys: SecretStr = SecretStr("")
+    """Keys accepted on prediction calls, comma-separated (two while rotating one)."""
+    admin_token: SecretStr = SecretStr("")
+    """Token of admin operations (model reload), needed even locally; empty: they are refused."""
+{%- endif %}
+{%- if cookiecutter.serving in ['rest', 'rest+grpc'] %}
+    cors_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to call the REST API (env: a JSON list); empty: no CORS at all."""
+{%- endif %}
 
     experiment: Literal["none", "ab", "shadow"] = "{{ cookiecutter.experiment }}"
     experiment_salt: str = "{{ cookiecutter.package_name }}-exp-1"

@@ -50,6 +50,8 @@ SCORE_BUCKETS = (
 )
 ERROR_REASONS = {
     400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
     404: "unknown_entity",
     413: "too_large",
     415: "unsupported_media_type",

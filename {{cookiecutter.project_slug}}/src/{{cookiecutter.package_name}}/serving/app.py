@@ -23,8 +23,13 @@ parser spends ~8x longer on a batch of floats), checks it with the hand-written 
 loop. Everything else goes to FastAPI, which also declares the two routes with the same handler
 and pydantic models for the docs. Routing them through FastAPI and pydantic instead costs
 ~150 us more CPU per request than the whole front door (``make bench``).
-Bad input is a 4xx with a reason (422 invalid, 404 unknown entity, 413 too large, 415 wrong
-content type), never a 500.
+Bad input is a 4xx with a reason (422 invalid, also more JSON rows than ``max_batch_size``, as
+the schema says; 404 unknown entity; 413 a body over ``max_body_bytes`` or more float64 rows than
+``max_batch_size``; 415 wrong content type), never a 500. Callers authenticate as
+``serving/auth.py`` says (401 without a valid token, 403 for an API key on ``/model/reload``);
+``/health``, ``/ready``{% if cookiecutter.monitoring %}, ``/metrics``{% endif %} and the docs are open. No CORS headers are sent
+unless ``cors_origins`` lists origins. The OpenAPI document (``/openapi.json``) states every
+answer and limit; ``tests/test_api_contract.py`` checks the server against it (schemathesis).
 """
 
 from __future__ import annotations
@@ -35,12 +40,18 @@ import math
 import time
 {%- endif %}
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 import numpy as np
 import orjson
-from fastapi import FastAPI, HTTPException, Request
+{%- if cookiecutter.vector_index != 'none' %}
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Security
+{%- else %}
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+{%- endif %}
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import __version__, schema
 from ..features.store import UnknownEntityError
@@ -49,6 +60,7 @@ from ..monitoring import metrics
 {%- endif %}
 from ..registry.registry import RegistryError
 from ..settings import Settings, load_settings
+from .auth import CHALLENGE, AuthError, Guard, token_from
 from .core import NotReadyError, PredictionService
 
 logger = logging.getLogger(__name__)
@@ -60,11 +72,22 @@ BINARY_TYPE = b"application/octet-stream"
 PREDICT_PATHS = ("/predict", "/predict/batch")
 
 
+def _integral(value: object) -> object:
+    """Return a JSON number with no fraction (``7.0``) as an int: JSON Schema's integer."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
+LIMIT = schema.FEATURE_LIMIT
+Number = Annotated[float, Field(ge=-LIMIT, le=LIMIT, allow_inf_nan=False)]
+Row = Annotated[list[Number], Field(min_length=N_FEATURES, max_length=N_FEATURES)]
+
+
 class Context(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    hour_of_day: int = Field(schema.CONTEXT_DEFAULTS["hour_of_day"], ge=0, le=23)
-    is_weekend: int = Field(schema.CONTEXT_DEFAULTS["is_weekend"], ge=0, le=1)
+    hour_of_day: Integer = Field(schema.CONTEXT_DEFAULTS["hour_of_day"], ge=0, le=23)
+    is_weekend: Integer = Field(schema.CONTEXT_DEFAULTS["is_weekend"], ge=0, le=1)
 
 
 class PredictRequest(BaseModel):
@@ -72,8 +95,8 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
 
-    {{ cookiecutter.user_entity }}_id: int = Field(ge=0, le=MAX_ID)
-    {{ cookiecutter.item_entity }}_id: int = Field(ge=0, le=MAX_ID)
+    {{ cookiecutter.user_entity }}_id: Integer = Field(ge=0, le=MAX_ID)
+    {{ cookiecutter.item_entity }}_id: Integer = Field(ge=0, le=MAX_ID)
     context: Context = Field(default_factory=Context)
 
 
@@ -82,11 +105,11 @@ class FeaturesRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    features: list[float] = Field(min_length=N_FEATURES, max_length=N_FEATURES)
+    features: Row
 
 
 class BatchRequest(BaseModel):
-    """Rows by entity ids."""
+    """Rows by entity ids (at most ``max_batch_size``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -94,11 +117,11 @@ class BatchRequest(BaseModel):
 
 
 class FeaturesBatchRequest(BaseModel):
-    """Rows of features in schema order."""
+    """Rows of features in schema order (at most ``max_batch_size``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    features: list[list[float]] = Field(min_length=1)
+    features: list[Row] = Field(min_length=1)
 
 
 class Prediction(BaseModel):
@@ -129,6 +152,50 @@ class FeaturesBatchPrediction(BaseModel):
 {%- endif %}
 
 
+class Error(BaseModel):
+    """A refused request and why."""
+
+    detail: str
+
+
+class InvalidField(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """A request that does not match the documented body (422)."""
+
+    detail: list[InvalidField]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    model_version: int | None = None
+    detail: str | None = None
+
+
+class ModelInfo(BaseModel):
+    model_version: int
+    metrics: dict
+    feature_names: list[str]
+
+
+class Reloaded(BaseModel):
+    model_version: int
+{%- if cookiecutter.vector_index != 'none' %}
+
+
+class Recommendations(BaseModel):
+    items: list[dict]
+{%- endif %}
+
+
 class HTTPError(Exception):
     """A 4xx answer with its detail."""
 
@@ -141,8 +208,18 @@ def _invalid(loc: list, msg: str, kind: str = "value_error") -> HTTPError:
     return HTTPError(422, [{"loc": ["body", *loc], "msg": msg, "type": kind}])
 
 
-def _is_int(value: object) -> bool:
-    return type(value) is int
+def _too_many(loc: list, rows: int, max_rows: int) -> HTTPError:
+    detail = f"{rows} rows is over max_batch_size {max_rows}: send smaller batches"
+    return _invalid(loc, detail, "too_long")
+
+
+def _as_int(value: object) -> int | None:
+    """Return a JSON integer (``7`` or ``7.0``, never ``true``) as an int, anything else None."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return None
 
 
 def parse_json(body: bytes) -> object:
@@ -162,7 +239,8 @@ def parse_row(row: object, loc: list) -> tuple[int, int, int, int]:
         value = row.get(key)
         if value is None:
             raise _invalid([*loc, key], "field required", "missing")
-        if not _is_int(value) or not 0 <= value <= MAX_ID:
+        value = _as_int(value)
+        if value is None or not 0 <= value <= MAX_ID:
             raise _invalid([*loc, key], f"expected an integer in 0-{MAX_ID}", "int_type")
         ids.append(value)
     context = row.get("context", {})
@@ -173,13 +251,13 @@ def parse_row(row: object, loc: list) -> tuple[int, int, int, int]:
         raise _invalid([*loc, "context"], "expected an object", "model_type")
     values = []
     for name, default in schema.CONTEXT_DEFAULTS.items():
-        value = context.get(name, default)
+        value = _as_int(context.get(name, default))
 {%- if cookiecutter.monitoring %}
         if name not in context:
             metrics.observe_defaulted(name)
 {%- endif %}
         low, high = schema.CONTEXT_RANGES[name]
-        if not _is_int(value) or not low <= value <= high:
+        if value is None or not low <= value <= high:
             raise _invalid([*loc, "context", name], f"expected an integer in {low}-{high}")
         values.append(value)
     if set(context) - set(schema.CONTEXT_DEFAULTS):
@@ -187,12 +265,20 @@ def parse_row(row: object, loc: list) -> tuple[int, int, int, int]:
     return ids[0], ids[1], values[0], values[1]
 
 
-def parse_features(rows: object, max_rows: int) -> np.ndarray:
-    """Check a list of rows of ``N_FEATURES`` finite numbers; return the (n, N_FEATURES) matrix."""
+def parse_features(rows: object, max_rows: int, body: bytes = b"") -> np.ndarray:
+    """Check a list of rows of ``N_FEATURES`` finite numbers; return the (n, N_FEATURES) matrix.
+
+    numpy reads ``true`` as 1.0 next to floats, so a body that holds ``true`` or ``false`` has
+    its values checked one by one (``body`` empty: always).
+    """
     if not isinstance(rows, list) or not rows:
         raise _invalid(["features"], "expected a non-empty list of rows", "list_type")
     if len(rows) > max_rows:
-        raise HTTPError(413, f"batch of {len(rows)} rows is over {max_rows}: send smaller batches")
+        raise _too_many(["features"], len(rows), max_rows)
+    if not body or b"true" in body or b"false" in body:
+        for row in rows:
+            if type(row) is not list or any(type(v) is bool for v in row):
+                raise _invalid(["features"], f"expected rows of {N_FEATURES} numbers", "list_type")
     try:
         matrix = np.asarray(rows)
     except (ValueError, TypeError, OverflowError) as error:
@@ -200,13 +286,13 @@ def parse_features(rows: object, max_rows: int) -> np.ndarray:
     if matrix.dtype.kind not in "if" or matrix.ndim != 2 or matrix.shape[1] != N_FEATURES:
         raise _invalid(["features"], f"expected rows of {N_FEATURES} numbers", "list_type")
     matrix = matrix.astype(np.float64, copy=False)
-    if not np.isfinite(matrix).all():
-        raise _invalid(["features"], "features must be finite numbers")
+    if not (np.abs(matrix) <= LIMIT).all():  # NaN compares false
+        raise _invalid(["features"], f"features must be finite numbers within +-{LIMIT:g}")
     return matrix
 
 
 def parse_vector(values: object) -> list:
-    """Check one row of ``N_FEATURES`` finite numbers; return it (a list, no numpy needed)."""
+    """Check one row of ``N_FEATURES`` numbers within ``LIMIT``; return it (a list, no numpy)."""
     if (
         type(values) is not list
         or len(values) != N_FEATURES
@@ -217,8 +303,8 @@ def parse_vector(values: object) -> list:
         finite = all(map(math.isfinite, values))
     except OverflowError:
         finite = False
-    if not finite:
-        raise _invalid(["features"], "features must be finite float64 numbers")
+    if not finite or min(values) < -LIMIT or max(values) > LIMIT:
+        raise _invalid(["features"], f"features must be finite numbers within +-{LIMIT:g}")
     return values
 
 
@@ -230,31 +316,47 @@ def parse_binary(body: bytes, max_rows: int) -> np.ndarray:
     if len(body) // width > max_rows:
         raise HTTPError(413, f"batch of {len(body) // width} rows is over {max_rows}")
     matrix = np.frombuffer(body, dtype="<f8").reshape(-1, N_FEATURES)
-    if not np.isfinite(matrix).all():
-        raise _invalid([], "features must be finite numbers")
+    if not (np.abs(matrix) <= LIMIT).all():
+        raise _invalid([], f"features must be finite numbers within +-{LIMIT:g}")
     return matrix
 
 
 class PredictionAPI:
     """ASGI app: the prediction routes answered here, every other request passed to FastAPI."""
 
-    def __init__(self, core: PredictionService, settings: Settings, docs_app: FastAPI) -> None:
+    def __init__(
+        self,
+        core: PredictionService,
+        settings: Settings,
+        docs_app: FastAPI,
+        guard: Guard | None = None,
+    ) -> None:
         self.core = core
         self.settings = settings
         self.fastapi = docs_app
+        self.guard = guard
         self.max_body = settings.max_body_bytes
         self.max_rows = settings.max_batch_size
+        self.entry = self.dispatch
+        """What receives each request: ``dispatch``, or CORS in front of it (``cors_origins``)."""
 
     async def __call__(self, scope, receive, send) -> None:
+        await self.entry(scope, receive, send)
+
+    async def dispatch(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.fastapi(scope, receive, send)
             return
-        length, content_type = None, b""
+        length, content_type, authorization, api_key = None, b"", None, None
         for key, value in scope["headers"]:
             if key == b"content-length":
                 length = value
             elif key == b"content-type":
                 content_type = value
+            elif key == b"authorization":
+                authorization = value
+            elif key == b"x-api-key":
+                api_key = value
         path = scope["path"]
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             status = 413 if length.isdigit() else 400
@@ -267,6 +369,15 @@ class PredictionAPI:
         if scope["method"] != "POST" or path not in PREDICT_PATHS:
             await self.fastapi(scope, receive, send)
             return
+        if self.guard is not None and self.guard.required:
+            try:
+                self.guard.check(token_from(authorization, api_key))
+            except AuthError as error:
+{%- if cookiecutter.monitoring %}
+                metrics.observe_error(path, metrics.ERROR_REASONS[error.status])
+{%- endif %}
+                await _send_json(send, error.status, {"detail": error.detail}, _challenge(error))
+                return
         body = await self._read_body(receive)
         if body is None:
 {%- if cookiecutter.monitoring %}
@@ -314,7 +425,7 @@ class PredictionAPI:
                 if content_type and b"json" not in content_type:
                     detail = "send application/json (or float64 rows to /predict/batch)"
                     raise HTTPError(415, detail)
-                result = self.predict(parse_json(body), batch=path == "/predict/batch")
+                result = self.predict(parse_json(body), batch=path == "/predict/batch", body=body)
                 answer = _json(200, result)
 {%- if cookiecutter.monitoring %}
             metrics.observe_request(path, result, time.perf_counter() - started)
@@ -342,7 +453,7 @@ class PredictionAPI:
 {%- endif %}
             return _json(500, {"detail": "internal error: see the server log"})
 
-    def predict(self, data: object, batch: bool) -> dict:
+    def predict(self, data: object, batch: bool, body: bytes = b"") -> dict:
         """Score a parsed JSON body: one row, ``instances`` or a ``features`` batch."""
         if not isinstance(data, dict):
             raise _invalid([], "expected a JSON object", "model_type")
@@ -352,15 +463,14 @@ class PredictionAPI:
                 raise _invalid([extra], "extra inputs are not permitted", "extra_forbidden")
             if not batch:
                 return self.core.predict_row(parse_vector(data["features"]))
-            return self.core.predict_features(parse_features(data["features"], self.max_rows))
+            return self.core.predict_features(parse_features(data["features"], self.max_rows, body))
         if not batch:
             return self._entities([parse_row(data, [])])[0]
         instances = data.get("instances")
         if set(data) != {"instances"} or not isinstance(instances, list) or not instances:
             raise _invalid(["instances"], "expected a non-empty list of rows", "list_type")
         if len(instances) > self.max_rows:
-            detail = f"batch of {len(instances)} rows is over {self.max_rows}"
-            raise HTTPError(413, detail)
+            raise _too_many(["instances"], len(instances), self.max_rows)
         rows = [parse_row(row, ["instances", k]) for k, row in enumerate(instances)]
         return {"predictions": self._entities(rows)}
 
@@ -394,27 +504,108 @@ def _json(status: int, content: object) -> tuple[int, list, bytes]:
     return status, headers, payload
 
 
-async def _send_json(send, status: int, content: object) -> None:
+def _challenge(error: AuthError) -> list[tuple[bytes, bytes]]:
+    return [(b"www-authenticate", CHALLENGE.encode())] if error.status == 401 else []
+
+
+async def _send_json(send, status: int, content: object, extra: list | None = None) -> None:
     status, headers, payload = _json(status, content)
+    headers += extra or []
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
-def _request_doc(*models: type[BaseModel]) -> dict:
+def _request_doc(*models: type[BaseModel], binary: bool = False) -> dict:
     refs = [{"$ref": f"#/components/schemas/{m.__name__}"} for m in models]
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"anyOf": refs}}},
+    content = {"application/json": {"schema": {"anyOf": refs}}}
+    if binary:
+        content[BINARY_TYPE.decode()] = {
+            "schema": {"type": "string", "format": "binary"},
+            "x-rows": f"rows x {N_FEATURES} little-endian float64 values, finite",
         }
+    return {"requestBody": {"required": True, "content": content}}
+
+
+REASONS = {
+    401: "No token, or one that is not valid here",
+    403: "An API key on an admin operation",
+    404: "An unknown entity id",
+    409: "The registry has no champion that loads",
+    413: "A body over max_body_bytes (or more float64 rows than max_batch_size)",
+    415: "A content type this route does not read",
+    422: "A body that does not match the schema",
+    503: "No champion model loaded yet",
+}
+
+
+def _answers(*statuses: int) -> dict:
+    """Return the OpenAPI ``responses`` entries of these refusals."""
+    documented = {}
+    for status in statuses:
+        entry = {"description": REASONS[status], "model": Invalid if status == 422 else Error}
+        if status == 401:
+            challenge = {"description": CHALLENGE, "required": True, "schema": {"type": "string"}}
+            entry["headers"] = {"WWW-Authenticate": challenge}
+        documented[status] = entry
+    return documented
+
+
+BINARY_ANSWER = {
+    200: {
+        "content": {BINARY_TYPE.decode(): {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "x-model-version": {"description": "float64 answers", "schema": {"type": "string"}},
+            "x-variant": {"description": "float64 answers", "schema": {"type": "string"}},
+        },
     }
+}
+{%- if cookiecutter.monitoring %}
+
+
+def _prometheus_response() -> type[Response]:
+    """Return a response class that documents the Prometheus exposition's media type."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return type("PrometheusText", (Response,), {"media_type": CONTENT_TYPE_LATEST})
+{%- endif %}
+
+
+BEARER = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="Authorization: Bearer <token>"
+)
+KEY_HEADER = APIKeyHeader(
+    name="x-api-key", auto_error=False, scheme_name="apiKey", description="the same token"
+)
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+KeyToken = Annotated[str | None, Security(KEY_HEADER)]
+
+
+def _access(guard: Guard):
+    """Return ``(caller, admin)``: FastAPI dependencies that check an API key / the admin token."""
+
+    def dependency(admin: bool):
+        async def check(credentials: BearerToken, key: KeyToken) -> None:
+            token = key or (credentials.credentials if credentials else None)
+            try:
+                guard.check(token.encode() if token else None, admin=admin)
+            except AuthError as error:
+                headers = {"WWW-Authenticate": CHALLENGE} if error.status == 401 else None
+                raise HTTPException(error.status, error.detail, headers=headers) from None
+
+        return Depends(check)
+
+    return dependency(admin=False), dependency(admin=True)
 
 
 def create_app(
     settings: Settings | None = None, service: PredictionService | None = None
 ) -> PredictionAPI:
-    """Return the API; the champion is loaded at startup, on ``/model/reload`` and when promoted."""
+    """Return the API; the champion is loaded at startup, on ``/model/reload`` and when promoted.
+
+    Raises ValueError when the settings ask for API keys and hold none (see ``Guard``).
+    """
     settings = settings or load_settings()
+    guard = Guard(settings)
     core = service or PredictionService(settings)
 
     @asynccontextmanager
@@ -433,7 +624,10 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
     )
-    api = PredictionAPI(core, settings, app)
+    api = PredictionAPI(core, settings, app, guard)
+    caller, admin = _access(guard)
+    keyed = [caller] if guard.required else []
+    refused = (401,) if guard.required else ()
 
     def forward(path: str):
         async def endpoint(request: Request) -> Response:
@@ -447,13 +641,17 @@ def create_app(
     app.post(
         "/predict",
         response_model=Prediction,
+        dependencies=keyed,
+        responses=_answers(*refused, 404, 413, 415, 422, 503),
         openapi_extra=_request_doc(FeaturesRequest, PredictRequest),
         summary="Score one row: features in schema order, or entity ids",
     )(forward("/predict"))
     app.post(
         "/predict/batch",
         response_model=BatchPrediction | FeaturesBatchPrediction,
-        openapi_extra=_request_doc(FeaturesBatchRequest, BatchRequest),
+        dependencies=keyed,
+        responses={**BINARY_ANSWER, **_answers(*refused, 404, 413, 415, 422, 503)},
+        openapi_extra=_request_doc(FeaturesBatchRequest, BatchRequest, binary=True),
         summary="Score rows: a features matrix (JSON or float64 bytes), or entity ids",
     )(forward("/predict/batch"))
 
@@ -469,16 +667,18 @@ def create_app(
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body
+            for name, rows in (("FeaturesBatchRequest", "features"), ("BatchRequest", "instances")):
+                components[name]["properties"][rows]["maxItems"] = settings.max_batch_size
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     async def health() -> dict:
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
     async def ready() -> JSONResponse:
         if not core.ready:
             return JSONResponse(
@@ -486,7 +686,9 @@ def create_app(
             )
         return JSONResponse({"ready": True, "model_version": core.champion.version})
 
-    @app.get("/model")
+    @app.get(
+        "/model", response_model=ModelInfo, dependencies=keyed, responses=_answers(*refused, 503)
+    )
     async def model() -> dict:
         champion = core.champion
         if champion is None:
@@ -497,7 +699,13 @@ def create_app(
             "feature_names": schema.feature_names(),
         }
 
-    @app.post("/model/reload")
+    @app.post(
+        "/model/reload",
+        response_model=Reloaded,
+        dependencies=[admin],
+        responses=_answers(401, 403, 409),
+        summary="Load the registry's champion now (admin token)",
+    )
     async def reload() -> dict:
         try:
             return {"model_version": core.reload()}
@@ -505,17 +713,23 @@ def create_app(
             raise HTTPException(status_code=409, detail=str(error)) from error
 {%- if cookiecutter.monitoring %}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=_prometheus_response())
     async def prometheus_metrics() -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 {%- endif %}
 {%- if cookiecutter.vector_index != 'none' %}
 
-    @app.get("/recommend/{user_id}")
-    async def recommend(user_id: int, k: int = 10) -> dict:
-        if not 0 <= user_id <= MAX_ID or not 1 <= k <= 100:
-            raise HTTPException(status_code=422, detail="user id must be >= 0 and k in 1-100")
+    @app.get(
+        "/recommend/{user_id}",
+        response_model=Recommendations,
+        dependencies=keyed,
+        responses=_answers(*refused, 404, 503),
+    )
+    async def recommend(
+        user_id: Annotated[int, Path(ge=0, le=MAX_ID)],
+        k: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> dict:
         try:
             return {"items": core.recommend(user_id, k)}
         except UnknownEntityError as error:
@@ -524,6 +738,16 @@ def create_app(
             raise HTTPException(status_code=503, detail=str(error)) from error
 {%- endif %}
 
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        api.entry = CORSMiddleware(
+            api.dispatch,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-api-key"],
+            expose_headers=["x-model-version", "x-variant"],
+        )
     return api
 
 

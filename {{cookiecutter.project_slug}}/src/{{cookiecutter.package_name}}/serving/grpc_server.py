@@ -11,7 +11,9 @@ protobuf library writes for one) is read in place as float64 (``packed_features`
 by ``packed_answer``, so a 256-row batch never becomes 2,560 Python floats; any other request
 is parsed by protobuf. Invalid input is ``INVALID_ARGUMENT``, an unknown entity ``NOT_FOUND``,
 no model ``UNAVAILABLE``, a message over ``max_body_bytes`` ``RESOURCE_EXHAUSTED``. The
-champion is swapped in by itself when the registry's alias moves.
+champion is swapped in by itself when the registry's alias moves; ``Admin/Reload`` does it now.
+Callers send their token as metadata (``serving/auth.py``): a missing or wrong one is
+``UNAUTHENTICATED``, an API key on ``Admin`` ``PERMISSION_DENIED``.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ from ..monitoring import metrics
 {%- endif %}
 from ..registry.registry import RegistryError
 from ..settings import Settings
+from .auth import AuthError, Guard, token_from
 from .core import NotReadyError, PredictionService
 
 PROTO = "predict.proto"
 N_FEATURES = len(schema.feature_names())
+LIMIT = schema.FEATURE_LIMIT
 logger = logging.getLogger(__name__)
 
 
@@ -81,8 +85,8 @@ def _row(values) -> list[float]:
     row = list(values)
     if len(row) != N_FEATURES:
         raise ValueError(f"send {N_FEATURES} features (GET /model lists them)")
-    if not all(map(math.isfinite, row)):
-        raise ValueError("features must be finite numbers")
+    if not all(map(math.isfinite, row)) or not -LIMIT <= min(row) <= max(row) <= LIMIT:
+        raise ValueError(f"features must be finite numbers within +-{LIMIT:g}")
     return row
 
 
@@ -150,15 +154,24 @@ def _matrix(values, max_rows: int) -> np.ndarray:
     matrix = np.asarray(values, dtype=np.float64).reshape(-1, N_FEATURES)
     if len(matrix) > max_rows:
         raise ValueError(f"send 1 to {max_rows} rows")
-    if not np.isfinite(matrix).all():
-        raise ValueError("features must be finite numbers")
+    if not (np.abs(matrix) <= LIMIT).all():  # NaN compares false
+        raise ValueError(f"features must be finite numbers within +-{LIMIT:g}")
     return matrix
 
 
-async def start(settings: Settings, core: PredictionService, port: int | None = None):
+def caller_token(context) -> bytes | None:
+    """Return the token in a call's ``authorization`` (Bearer) or ``x-api-key`` metadata."""
+    metadata = {key: value for key, value in context.invocation_metadata() or ()}
+    return token_from(metadata.get("authorization"), metadata.get("x-api-key"))
+
+
+async def start(
+    settings: Settings, core: PredictionService, port: int | None = None, guard: Guard | None = None
+):
     """Start a ``grpc.aio`` server on the running loop; return ``(server, port)``."""
     import grpc
 
+    guard = guard or Guard(settings)
     messages, _ = load_protos(settings)
 
     def single(result: dict) -> object:
@@ -206,11 +219,20 @@ async def start(settings: Settings, core: PredictionService, port: int | None = 
         response = messages.PredictBatchResponse(predictions=predictions)
         return response.SerializeToString(), {"predictions": results}
 
+    async def allow(context, admin: bool = False) -> None:
+        """Abort the call unless its token may make it."""
+        try:
+            guard.check(caller_token(context), admin=admin)
+        except AuthError as error:
+            await context.abort(getattr(grpc.StatusCode, error.grpc_code), error.detail)
+
     async def call(route: str, score, request, context):
         """Answer ``request`` with ``score``; failures become gRPC status codes."""
 {%- if cookiecutter.monitoring %}
         started = time.perf_counter()
 {%- endif %}
+        if guard.required:
+            await allow(context)
         try:
             response, result = score(request)
 {%- if cookiecutter.monitoring %}
@@ -245,6 +267,14 @@ async def start(settings: Settings, core: PredictionService, port: int | None = 
     async def predict_batch(body: bytes, context) -> bytes:
         return await call("PredictBatch", answer_batch, body, context)
 
+    async def reload(request, context):
+        await allow(context, admin=True)
+        try:
+            version = await asyncio.to_thread(core.reload)
+        except RegistryError as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        return messages.ReloadResponse(model_version=version)
+
     service = messages.DESCRIPTOR.services_by_name["Predictor"].full_name
     handlers = {
         "Predict": grpc.unary_unary_rpc_method_handler(
@@ -256,8 +286,22 @@ async def start(settings: Settings, core: PredictionService, port: int | None = 
     }
     # the REST API's body limit holds for gRPC messages too (larger: RESOURCE_EXHAUSTED)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    admin = messages.DESCRIPTOR.services_by_name["Admin"].full_name
+    admin_handlers = {
+        "Reload": grpc.unary_unary_rpc_method_handler(
+            reload,
+            request_deserializer=messages.ReloadRequest.FromString,
+            response_serializer=messages.ReloadResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(service, handlers),
+            grpc.method_handlers_generic_handler(admin, admin_handlers),
+        )
+    )
     server.add_registered_method_handlers(service, handlers)
+    server.add_registered_method_handlers(admin, admin_handlers)
     bound = server.add_insecure_port(
         f"{settings.serve_host}:{settings.grpc_port if port is None else port}"
     )
@@ -275,11 +319,13 @@ def _load_models(core: PredictionService) -> None:
 class BackgroundServer:
     """The gRPC server on an event loop in a daemon thread (for tests and embedding)."""
 
-    def __init__(self, settings: Settings, core: PredictionService, port: int | None) -> None:
+    def __init__(
+        self, settings: Settings, core: PredictionService, port: int | None, guard: Guard
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        started = asyncio.run_coroutine_threadsafe(start(settings, core, port), self._loop)
+        started = asyncio.run_coroutine_threadsafe(start(settings, core, port, guard), self._loop)
         self.server, self.port = started.result(timeout=60)
 
     def stop(self, grace: float | None = None) -> None:
@@ -292,16 +338,21 @@ class BackgroundServer:
 def create_server(
     settings: Settings, service: PredictionService | None = None, port: int | None = None
 ) -> tuple[BackgroundServer, int]:
-    """Start the server in a background thread; return ``(server, port)``, port 0 picks one."""
+    """Start the server in a background thread; return ``(server, port)``, port 0 picks one.
+
+    Raises ValueError when the settings ask for API keys and hold none (see ``Guard``).
+    """
+    guard = Guard(settings)
     core = service or PredictionService(settings)
     if core.champion is None:
         _load_models(core)
-    server = BackgroundServer(settings, core, port)
+    server = BackgroundServer(settings, core, port, guard)
     return server, server.port
 
 
 def serve(settings: Settings) -> None:
     """Serve gRPC on ``serve_host:grpc_port`` until interrupted."""
+    guard = Guard(settings)
     core = PredictionService(settings)
     _load_models(core)
     stop_watching = core.watch(settings.reload_interval_s) if settings.reload_interval_s else None
@@ -312,7 +363,7 @@ def serve(settings: Settings) -> None:
 {%- endif %}
 
     async def main() -> None:
-        server, port = await start(settings, core)
+        server, port = await start(settings, core, guard=guard)
         print(f"gRPC server listening on {settings.serve_host}:{port}", flush=True)
         await server.wait_for_termination()
 
