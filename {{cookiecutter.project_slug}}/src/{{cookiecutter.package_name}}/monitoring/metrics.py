@@ -5,8 +5,10 @@ collector turns them into Prometheus metrics when they are scraped. prometheus_c
 ``Counter`` and ``Histogram`` take a lock per update and cost several times more on every
 request. ``render`` returns the text that ``/metrics`` serves and Prometheus scrapes
 (``deploy/prometheus/prometheus.yml``); the names are ``predict_requests_total``,
-``predict_rows_total``, ``predict_errors_total``, ``predict_latency_seconds``, ``feature_psi``
-and ``prediction_log_dropped_rows_total``.
+``predict_rows_total``, ``predict_errors_total``, ``predict_latency_seconds``, ``feature_psi``{% if cookiecutter.experiment == 'shadow' %},
+``prediction_log_dropped_rows_total``, ``shadow_dropped_rows_total`` (rows the full shadow
+queue turned away) and ``shadow_errors_total`` (requests the shadow model failed on).{% else %}
+and ``prediction_log_dropped_rows_total``.{% endif %}
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class ServiceCounts:
         self.latency_sum = 0.0
         self.psi: dict[str, float] = {}
         self.log_dropped = 0
+{%- if cookiecutter.experiment == 'shadow' %}
+        self.shadow_dropped = 0
+        self.shadow_errors = 0
+{%- endif %}
 
     def collect(self):
         from prometheus_client.core import (
@@ -42,6 +48,9 @@ class ServiceCounts:
             requests, rows, errors = dict(self.requests), dict(self.rows), dict(self.errors)
             buckets, total, psi = list(self.latency_buckets), self.latency_sum, dict(self.psi)
             dropped = self.log_dropped
+{%- if cookiecutter.experiment == 'shadow' %}
+            shadow_dropped, shadow_errors = self.shadow_dropped, self.shadow_errors
+{%- endif %}
         families = [
             (CounterMetricFamily, "predict_requests", "Prediction requests", "model_version"),
             (CounterMetricFamily, "predict_rows", "Rows scored", "model_version"),
@@ -70,6 +79,18 @@ class ServiceCounts:
             "Served rows the prediction log could not write (drift monitoring misses them)",
             value=float(dropped),
         )
+{%- if cookiecutter.experiment == 'shadow' %}
+        yield CounterMetricFamily(
+            "shadow_dropped_rows",
+            "Rows the shadow model never scored because its queue was full",
+            value=float(shadow_dropped),
+        )
+        yield CounterMetricFamily(
+            "shadow_errors",
+            "Requests the shadow model failed on (callers still got the champion's answer)",
+            value=float(shadow_errors),
+        )
+{%- endif %}
 
 
 COUNTS = ServiceCounts()
@@ -104,6 +125,18 @@ def observe_log_dropped(rows: int) -> None:
         COUNTS.log_dropped += rows
 
 
+{%- if cookiecutter.experiment == 'shadow' %}
+def observe_shadow_dropped(rows: int) -> None:
+    with COUNTS.lock:
+        COUNTS.shadow_dropped += rows
+
+
+def observe_shadow_error() -> None:
+    with COUNTS.lock:
+        COUNTS.shadow_errors += 1
+
+
+{% endif -%}
 def set_drift(psi_by_feature: dict[str, float]) -> None:
     with COUNTS.lock:
         COUNTS.psi.update(psi_by_feature)
