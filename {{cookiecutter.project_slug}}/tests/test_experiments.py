@@ -56,12 +56,13 @@ def test_assignment_is_sticky_balanced_and_salted():
 
 
 def test_sample_size_matches_the_formula():
-    # (1.959964 + 0.841621)^2 * 2 * 0.1 * 0.9 / 0.01^2 = 14,127.98, rounded up
-    assert analysis.sample_size(0.10, 0.01) == 14_128
+    # (1.959964 + 0.841621)^2 * (0.1 * 0.9 + 0.11 * 0.89) / 0.01^2 = 14,748.6, rounded up
+    assert analysis.sample_size(0.10, 0.01) == 14_749
     # the worked example: baseline 2 %, relative MDE 5 % -> about 315k per arm
     assert 314_000 < analysis.sample_size(0.02, 0.001) < 316_000
-    with pytest.raises(ValueError):
-        analysis.sample_size(0.0, 0.01)
+    for bad in [(0.0, 0.01), (0.5, 0.0), (0.95, 0.06)]:
+        with pytest.raises(ValueError):
+            analysis.sample_size(*bad)
 
 
 @pytest.mark.parametrize("design", DESIGNS)
@@ -69,25 +70,32 @@ def test_sample_size_agrees_with_statsmodels_power(design):
     from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
 
     rate, mde, alpha, power, ratio = design
-    effect = mde / math.sqrt(rate * (1 - rate))
+    treated = rate + mde
+    # statsmodels takes one standard deviation for both groups: the one whose
+    # sqrt(1/n1 + 1/(ratio n1)) scaling gives the same variance of the difference
+    pooled_sd = math.sqrt((rate * (1 - rate) + treated * (1 - treated) / ratio) / (1 + 1 / ratio))
+    effect = mde / pooled_sd
     solved = zt_ind_solve_power(effect_size=effect, alpha=alpha, power=power, ratio=ratio)
     exact = analysis.sample_size_exact(rate, mde, alpha, power, ratio)
     # statsmodels also counts the far tail's power (about 1e-6), which moves n by under 0.1 %
     assert exact == pytest.approx(solved, rel=1e-3)
     n = analysis.sample_size(rate, mde, alpha, power, ratio)
     achieved = NormalIndPower().power(effect, nobs1=n, alpha=alpha, ratio=ratio)
-    assert achieved >= power > NormalIndPower().power(effect, nobs1=n - 1, alpha=alpha, ratio=ratio) - 1e-6
+    fewer = NormalIndPower().power(effect, nobs1=n - 1, alpha=alpha, ratio=ratio)
+    assert achieved >= power > fewer - 1e-6
     detectable = analysis.minimum_detectable_effect(rate, n, alpha, power, ratio)
-    assert detectable <= mde and detectable == pytest.approx(mde, rel=1e-3)
+    assert detectable <= mde
+    assert analysis.sample_size_exact(rate, detectable, alpha, power, ratio) == pytest.approx(n)
 
 
 def test_plan_gives_both_arms_of_the_split_and_days():
     result = analysis.plan(0.10, 0.01, treatment_share=0.5, daily_units=5_000)
-    assert result["units_per_variant"] == {"control": 14_128, "treatment": 14_128}
-    assert result["days"] == math.ceil(28_256 / 5_000) == 6 and result["days_in_full_weeks"] == 7
+    assert result["units_per_variant"] == {"control": 14_749, "treatment": 14_749}
+    assert result["days"] == math.ceil(29_498 / 5_000) == 6 and result["days_in_full_weeks"] == 7
     uneven = analysis.plan(0.10, 0.01, treatment_share=0.2)
     control, treatment = uneven["units_per_variant"].values()
-    assert treatment == math.ceil(control / 4) and control < 14_128 < uneven["units_total"]
+    assert treatment == math.ceil(control / 4) and treatment < 14_749 < control
+    assert uneven["units_total"] > 29_498  # an uneven split needs more units in all
     with pytest.raises(ValueError):
         analysis.plan(0.10, 0.01, daily_units=0)
 
@@ -294,7 +302,7 @@ def test_sample_size_command_prints_units_and_days(capsys, monkeypatch, settings
     monkeypatch.setenv(f"{ENV_PREFIX}VAR_DIR", str(settings.var))
     assert main(["sample-size", "--baseline", "0.1", "--mde", "0.01", "--daily-units", "5000"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["units_per_variant"] == {"control": 14_128, "treatment": 14_128}
+    assert printed["units_per_variant"] == {"control": 14_749, "treatment": 14_749}
     assert printed["days"] == 6
     assert main(["sample-size", "--baseline", "1.5", "--mde", "0.01"]) == 1
     assert capsys.readouterr().err.strip().startswith("error: sample-size failed: baseline_rate")

@@ -38,7 +38,7 @@ VERBS: dict[str, str] = {
     "monitor": "write the drift report of served features against training data",
 {%- endif %}
 {%- if cookiecutter.experiment == 'ab' %}
-    "experiment": "serve every unit through the A/B split, simulate outcomes of a known lift, analyse",
+    "experiment": "serve every unit through the A/B split, simulate a known lift, analyse it",
     "analyze": "analyse the exposure log joined with an outcomes file (--outcomes FILE): verdict",
     "sample-size": "units per variant and days for a baseline rate and an absolute MDE",
 {%- elif cookiecutter.experiment == 'shadow' %}

@@ -23,6 +23,8 @@ ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 
 {%- if cookiecutter.experiment == 'ab' %}
+
+
 class Guardrail(BaseModel):
     """A metric of the outcomes file that must not get worse for a "ship" verdict."""
 

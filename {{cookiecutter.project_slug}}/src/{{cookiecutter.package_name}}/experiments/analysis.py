@@ -34,17 +34,21 @@ def sample_size_exact(
     power: float = 0.8,
     ratio: float = 1.0,
 ) -> float:
-    """Return control units: (z_{1-a/2} + z_power)^2 p (1 - p) (1 + 1/ratio) / delta^2.
+    """Return control units: (z_{1-a/2} + z_power)^2 (s1^2 + s2^2 / ratio) / delta^2.
 
-    ``min_detectable_effect`` is absolute (0.01 = one percentage point); ``ratio`` is treatment
-    units per control unit.
+    s1^2 = p (1 - p) at the baseline rate p, s2^2 the same at p + delta; the
+    ``min_detectable_effect`` delta is absolute (0.01 = one percentage point) and ``ratio`` is
+    treatment units per control unit.
     """
-    if not 0 < baseline_rate < 1 or min_detectable_effect <= 0:
-        raise ValueError("baseline_rate must be in (0, 1) and min_detectable_effect positive")
+    treated = baseline_rate + min_detectable_effect
+    if not 0 < baseline_rate < 1 or min_detectable_effect <= 0 or treated >= 1:
+        raise ValueError(
+            "baseline_rate must be in (0, 1), min_detectable_effect positive and their sum below 1"
+        )
     if not 0 < alpha < 1 or not 0 < power < 1 or ratio <= 0:
         raise ValueError("alpha and power must be in (0, 1) and ratio positive")
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    variance = baseline_rate * (1 - baseline_rate) * (1 + 1 / ratio)
+    variance = baseline_rate * (1 - baseline_rate) + treated * (1 - treated) / ratio
     return float(z**2 * variance / min_detectable_effect**2)
 
 
@@ -66,11 +70,18 @@ def minimum_detectable_effect(
     power: float = 0.8,
     ratio: float = 1.0,
 ) -> float:
-    """Return the absolute lift that ``control_units`` (and ``ratio`` times as many treated) detect."""
+    """Return the absolute lift ``control_units`` (and ``ratio`` x as many treated) detect.
+
+    Solves ``sample_size_exact(baseline_rate, delta) == control_units`` for delta (a quadratic).
+    """
     if not 0 < baseline_rate < 1 or control_units <= 0 or ratio <= 0:
         raise ValueError("baseline_rate must be in (0, 1), control_units and ratio positive")
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    return float(z * math.sqrt(baseline_rate * (1 - baseline_rate) * (1 + 1 / ratio) / control_units))
+    z2 = (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) ** 2
+    p = baseline_rate
+    a = control_units + z2 / ratio
+    b = -z2 * (1 - 2 * p) / ratio
+    c = -z2 * p * (1 - p) * (1 + 1 / ratio)
+    return float((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a))
 
 
 def plan(
@@ -100,7 +111,8 @@ def plan(
         if daily_units <= 0:
             raise ValueError("daily_units must be positive")
         days = math.ceil((control + treatment) / daily_units)
-        result.update(daily_units=daily_units, days=days, days_in_full_weeks=7 * math.ceil(days / 7))
+        weeks = math.ceil(days / 7)
+        result.update(daily_units=daily_units, days=days, days_in_full_weeks=7 * weeks)
     return result
 
 
@@ -163,12 +175,12 @@ def welch_test(
 def sample_ratio_mismatch(
     counts: Sequence[int], expected_shares: Sequence[float], threshold: float = SRM_THRESHOLD
 ) -> dict:
-    """Chi-square goodness of fit of units per variant to the planned split; mismatch if p < threshold."""
+    """Chi-square test of units per variant against the planned split; mismatch if p < threshold."""
     if len(counts) != len(expected_shares) or abs(sum(expected_shares) - 1) > 1e-9:
         raise ValueError("give one expected share per variant, summing to 1")
     total = sum(counts)
     expected = [share * total for share in expected_shares]
-    statistic = sum((o - e) ** 2 / e for o, e in zip(counts, expected, strict=True)) if total else 0.0
+    statistic = sum((o - e) ** 2 / e for o, e in zip(counts, expected, strict=True) if e > 0)
     p_value = float(stats.chi2.sf(statistic, len(counts) - 1)) if total else 1.0
     return {
         "counts": list(counts),
@@ -279,10 +291,10 @@ def read_outcomes(path: Path) -> pd.DataFrame:
     return frame
 
 
-def analyze(
-    settings: Settings, outcomes: Path, exposures: Path | None = None
-) -> dict:
-    """Join exposures with outcomes per variant and return every test, the SRM check and a verdict."""
+def analyze(settings: Settings, outcomes: Path, exposures: Path | None = None) -> dict:
+    """Join exposures with outcomes per unit; return each metric's test, SRM and a verdict."""
+    if not outcomes.is_file():
+        raise ValueError(f"outcomes file {outcomes} does not exist")
     exposures = exposures or settings.directory("experiments") / "exposures.jsonl"
     experiment = settings.experiment_salt
     units, mixed = read_exposures(exposures, experiment)

@@ -123,9 +123,9 @@ def observe_error(reason: str) -> None:
 def observe_log_dropped(rows: int) -> None:
     with COUNTS.lock:
         COUNTS.log_dropped += rows
-
-
 {%- if cookiecutter.experiment == 'shadow' %}
+
+
 def observe_shadow_dropped(rows: int) -> None:
     with COUNTS.lock:
         COUNTS.shadow_dropped += rows
@@ -134,9 +134,9 @@ def observe_shadow_dropped(rows: int) -> None:
 def observe_shadow_error() -> None:
     with COUNTS.lock:
         COUNTS.shadow_errors += 1
+{%- endif %}
 
 
-{% endif -%}
 def set_drift(psi_by_feature: dict[str, float]) -> None:
     with COUNTS.lock:
         COUNTS.psi.update(psi_by_feature)

@@ -161,7 +161,8 @@ def step_experiment(settings: Settings) -> dict:
     users = frame[schema.USER_KEY].tolist()
     context = {name: frame[name].tolist() for name in schema.CONTEXT_DEFAULTS}
     exposed_at = time.time()
-    variants = [r["variant"] for r in service.predict(users, frame[schema.ITEM_KEY].tolist(), context)]
+    results = service.predict(users, frame[schema.ITEM_KEY].tolist(), context)
+    variants = [r["variant"] for r in results]
     share = settings.treatment_share
     lift = minimum_detectable_effect(
         DEMO_RATE,
@@ -216,6 +217,7 @@ def step_experiment(settings: Settings) -> dict:
         **compare(shadow.log.read()),
     }
 {%- endif %}
+
 
 STEPS: dict[str, Callable[[Settings], dict]] = {
     "data": step_data,
