@@ -1,8 +1,9 @@
 """Experiment statistics against scipy and statsmodels on fixed data, and the analysis of logs."""
 
 from __future__ import annotations
-
+{% if cookiecutter.experiment == 'ab' %}
 import json
+{%- endif %}
 import math
 
 import numpy as np
@@ -14,6 +15,10 @@ from {{ cookiecutter.package_name }}.experiments import (
     analysis,
     assignment,
 )
+{%- if cookiecutter.experiment == 'shadow' %}
+
+from conftest import BlockingChallenger
+{%- endif %}
 
 USER = schema.USER_KEY
 
@@ -321,4 +326,42 @@ def test_the_demo_experiment_finds_the_simulated_lift(loop):
     )
     assert mixed == 0 and set(saved["unit"]) == set(exposed["unit"])
     assert sum(experiment["units"].values()) == len(exposed)
+{%- endif %}
+{%- if cookiecutter.experiment == 'shadow' %}
+
+
+def test_the_shadow_queue_is_bounded_and_drops_what_does_not_fit(settings):
+    from {{ cookiecutter.package_name }}.experiments.shadow import ShadowScorer
+    from {{ cookiecutter.package_name }}.serving.core import LoadedModel
+
+    scorer = ShadowScorer(settings.model_copy(update={"shadow_queue_size": 3}))
+    slow = BlockingChallenger(value=0.5)
+    challenger = LoadedModel(9, slow, {})
+    n_features = len(schema.feature_names())
+    rows = np.zeros((2, n_features))
+    assert scorer.submit(challenger, 1, rows, [0.1, 0.2], [10, 11], [20, 21])
+    assert slow.started.wait(timeout=30)
+    accepted = [scorer.submit(challenger, 1, rows, [0.1, 0.2]) for _ in range(5)]
+    assert accepted == [True, True, True, False, False]
+    assert scorer.dropped_rows == 4 and scorer.pending == 4
+    slow.release.set()
+    assert scorer.drain(timeout_s=60) and scorer.scored_rows == 8 and scorer.pending == 0
+    logged = scorer.log.read()
+    assert len(logged) == 8 and logged[USER].tolist()[:3] == [10, 11, -1]
+    assert logged["shadow_version"].unique().tolist() == [9]
+    assert np.allclose(np.vstack(logged["shadow"].map(np.ravel)), 0.5)
+
+
+def test_the_shadow_log_rotates_at_the_prediction_log_capacity(settings):
+    from {{ cookiecutter.package_name }}.experiments.shadow import ShadowLog, compare
+
+    log = ShadowLog(settings.model_copy(update={"prediction_log_rows": 1_000}))
+    records = np.zeros(600, dtype=log.dtype)
+    records["shadow"] = 1.0
+    for _ in range(3):
+        log.append(records)
+    assert log.path.with_suffix(".bin.1").stat().st_size == 1_200 * log.dtype.itemsize
+    assert len(log.read()) == 1_800  # never more than twice the capacity on disk
+    summary = compare(log.read())
+    assert summary["rows"] == 1_800 and summary["max_abs_diff"] == pytest.approx(1.0)
 {%- endif %}

@@ -4,6 +4,10 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }} import schema
+{%- if cookiecutter.experiment == 'shadow' %}
+
+from conftest import BlockingChallenger, with_challenger
+{%- endif %}
 
 N_FEATURES = len(schema.feature_names())
 
@@ -198,3 +202,38 @@ def test_a_message_over_the_body_limit_is_resource_exhausted(stub, loop):
     assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     reply = client.Predict(messages.PredictRequest(features=[0.5] * N_FEATURES), timeout=5)
     assert len(reply.scores) >= 1  # the server still answers
+{%- if cookiecutter.experiment == 'shadow' %}
+
+
+def test_grpc_answers_only_with_the_champion_while_the_shadow_model_is_blocked(stub, loop):
+    from {{ cookiecutter.package_name }}.serving import (
+        grpc_server,
+    )
+    from {{ cookiecutter.package_name }}.serving.core import (
+        PredictionService,
+    )
+
+    grpc, messages, _ = stub
+    settings, _ = loop
+    service = PredictionService(settings.model_copy(update={"reload_interval_s": 0.0}))
+    server, port = grpc_server.create_server(service.settings, service=service, port=0)
+    channel = grpc.insecure_channel(f"{settings.serve_host}:{port}")
+    _, services = grpc_server.load_protos(settings)
+    client = services.PredictorStub(channel)
+    slow = BlockingChallenger()
+    try:
+        alone = client.Predict(_request(messages, 1, 2), timeout=10)
+        with_challenger(service, slow)
+        reply = client.Predict(_request(messages, 1, 2), timeout=10)
+        assert slow.started.wait(timeout=30), "the shadow model never got the request"
+        assert not slow.release.is_set() and service.shadow.pending == 1  # answered, still blocked
+        assert reply == alone
+        fields = {field.name for field, _ in reply.ListFields()}
+        assert fields <= {"scores", "model_version", "variant"}
+        assert reply.model_version == service.champion.version
+    finally:
+        slow.release.set()
+        channel.close()
+        server.stop(grace=None)
+    assert service.shadow.drain(timeout_s=60) and service.shadow.scored_rows == 1
+{%- endif %}

@@ -20,8 +20,6 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
-
-
 {%- if cookiecutter.experiment == 'ab' %}
 
 
@@ -34,9 +32,9 @@ class Guardrail(BaseModel):
     higher_is_better: bool = False
     max_regression: float = Field(0.0, ge=0.0)
     """Allowed regression relative to control (0.05: 5% worse); blocks only when significant."""
+{%- endif %}
 
 
-{% endif -%}
 def project_root() -> Path:
     """Return the project folder: ``$PREFIX_ROOT``, the source checkout, or the cwd."""
     configured = os.environ.get(f"{ENV_PREFIX}ROOT")

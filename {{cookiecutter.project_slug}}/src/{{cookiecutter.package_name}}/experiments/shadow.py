@@ -138,7 +138,8 @@ class ShadowScorer:
         """Queue one request for the challenger; return False when it was dropped (queue full)."""
         if self._thread is None:
             self._start()
-        job = (time.time(), challenger, champion_version, vectors, champion_outputs, user_ids, item_ids)
+        job = (time.time(), challenger, champion_version, vectors, champion_outputs)
+        job += (user_ids, item_ids)
         try:
             self.queue.put_nowait(job)
         except queue.Full:
