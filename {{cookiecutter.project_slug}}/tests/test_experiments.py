@@ -309,6 +309,10 @@ def test_sample_size_command_prints_units_and_days(capsys, monkeypatch, settings
     printed = json.loads(capsys.readouterr().out)
     assert printed["units_per_variant"] == {"control": 14_749, "treatment": 14_749}
     assert printed["days"] == 6
+    relative = ["sample-size", "--baseline", "0.02", "--relative-mde", "0.05"]
+    assert main(relative) == 0
+    per_arm = json.loads(capsys.readouterr().out)["units_per_variant"]["control"]
+    assert 314_000 < per_arm < 316_000  # the worked example: 2 % baseline, 5 % relative MDE
     assert main(["sample-size", "--baseline", "1.5", "--mde", "0.01"]) == 1
     assert capsys.readouterr().err.strip().startswith("error: sample-size failed: baseline_rate")
     assert main(["analyze", "--outcomes", str(settings.var / "missing.parquet")]) == 1

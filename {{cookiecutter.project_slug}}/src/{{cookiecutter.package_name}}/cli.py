@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
             verb.add_argument("--exposures", help="exposure log (default: the server's)")
         if name == "sample-size":
             verb.add_argument("--baseline", type=float, required=True, help="control rate, 0-1")
-            verb.add_argument(
-                "--mde", type=float, required=True, help="absolute lift to detect (0.01 = 1 point)"
-            )
+            mde = verb.add_mutually_exclusive_group(required=True)
+            mde.add_argument("--mde", type=float, help="absolute lift to detect (0.01 = 1 point)")
+            mde.add_argument("--relative-mde", type=float, help="lift as a share of the baseline")
             verb.add_argument("--alpha", type=float, default=0.05, help="two-sided (0.05)")
             verb.add_argument("--power", type=float, default=0.8, help="1 - beta (0.8)")
             verb.add_argument("--daily-units", type=int, help="eligible units a day: gives days")
@@ -153,7 +153,8 @@ def _sample_size(settings, args: argparse.Namespace) -> dict:
     from .experiments.analysis import plan
 
     share = settings.treatment_share if args.treatment_share is None else args.treatment_share
-    return plan(args.baseline, args.mde, args.alpha, args.power, share, args.daily_units)
+    mde = args.mde if args.mde is not None else args.baseline * args.relative_mde
+    return plan(args.baseline, mde, args.alpha, args.power, share, args.daily_units)
 {%- endif %}
 
 
