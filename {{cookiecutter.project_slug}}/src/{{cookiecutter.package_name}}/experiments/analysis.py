@@ -2,10 +2,11 @@
 
 ``analyze`` joins the exposure log the server writes (``experiments/exposures.jsonl`` under
 ``var_dir``: experiment, unit, variant, time) with an outcomes file (Parquet or CSV: one row per
-unit or per event, the unit's ``{{ cookiecutter.user_entity }}_id``, an optional ``event_time`` and numeric metric columns),
-tests every metric per variant and returns a verdict: ship, do not ship, inconclusive or
-invalid (SRM). It writes nothing; the CLI prints the report and saves it under ``reports/``.
-``plan`` sizes an experiment; ``simulate_outcomes`` makes outcomes of a known lift for the demo.
+unit or per event, the unit id in the ``schema.USER_KEY`` column, an optional ``event_time`` and
+numeric metric columns), tests every metric per variant and returns a verdict: ship, do not
+ship, inconclusive or invalid (SRM). It writes nothing; the CLI prints the report and saves it
+under ``reports/``. ``plan`` sizes an experiment; ``simulate_outcomes`` makes outcomes of a
+known lift for the demo.
 """
 
 from __future__ import annotations
