@@ -294,6 +294,10 @@ def test_bad_outcomes_and_missing_exposures_are_refused(settings, tmp_path):
     no_unit.write_text("someone,converted\n1,1\n")
     with pytest.raises(ValueError, match=f"has no {USER} column"):
         analysis.analyze(settings, no_unit)
+    words = tmp_path / "words.csv"
+    words.write_text(f"{USER},converted,latency_ms\n1,1,fast\n")
+    with pytest.raises(ValueError, match="latency_ms must be numeric"):
+        analysis.analyze(settings, words)
     text = tmp_path / "outcomes.txt"
     text.write_text("x")
     with pytest.raises(ValueError, match="must be .parquet or .csv"):

@@ -318,6 +318,9 @@ def analyze(settings: Settings, outcomes: Path, exposures: Path | None = None) -
         for c in frame.columns
         if c not in ("unit", schema.EVENT_TIME) and pd.api.types.is_numeric_dtype(frame[c])
     ]
+    not_numeric = [name for name in wanted if name not in names]
+    if not_numeric:
+        raise ValueError(f"outcomes file {outcomes}: {', '.join(not_numeric)} must be numeric")
     rates = {name: is_rate(frame[name]) for name in names}
     known = frame["unit"].isin(units["unit"])
     joined = frame[known].merge(units, on="unit")
@@ -331,12 +334,15 @@ def analyze(settings: Settings, outcomes: Path, exposures: Path | None = None) -
     for name in names:
         column = table[name].fillna(0) if rates[name] else table[name].dropna()
         variant = table.loc[column.index, "variant"]
-        metrics[name] = compare_metric(
-            column[variant == "control"],
-            column[variant == "treatment"],
-            rates[name],
-            settings.experiment_alpha,
-        )
+        try:
+            metrics[name] = compare_metric(
+                column[variant == "control"],
+                column[variant == "treatment"],
+                rates[name],
+                settings.experiment_alpha,
+            )
+        except ValueError as error:
+            raise ValueError(f"metric {name}: {error}") from error
     checks = [
         {"metric": name, **guardrail_check(metrics[name], g.higher_is_better, g.max_regression)}
         for name, g in guardrails.items()
