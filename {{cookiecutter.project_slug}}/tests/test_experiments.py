@@ -202,6 +202,12 @@ def test_exposures_count_each_unit_once(settings):
     assert log.counts("exp") == {"control": 1, "treatment": 1}
 
 
+@pytest.fixture
+def experiment(settings):
+    """Settings with a fixed salt: the same assignment whatever the package is called."""
+    return settings.model_copy(update={"experiment_salt": "tests-exp-1"})
+
+
 def log_experiment(settings, n: int, share: float = 0.5, lift: float = 0.05, seed: int = 0):
     """Expose ``n`` units by the real assignment and return their simulated outcomes."""
     units = list(range(n))
@@ -219,21 +225,21 @@ def treated(settings, n: int, share: float = 0.5) -> list[str]:
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
-def test_analyze_joins_the_exposure_log_with_outcomes_and_says_ship(settings, tmp_path, suffix):
-    outcomes = log_experiment(settings, 6_000, lift=0.04)
+def test_analyze_joins_the_exposure_log_with_outcomes_and_says_ship(experiment, tmp_path, suffix):
+    outcomes = log_experiment(experiment, 6_000, lift=0.04)
     path = tmp_path / f"outcomes{suffix}"
     if suffix == ".parquet":
         outcomes.to_parquet(path)
     else:
         outcomes.to_csv(path, index=False)
-    report = analysis.analyze(settings, path)
+    report = analysis.analyze(experiment, path)
     assert report["verdict"] == "ship", report["reason"]
     assert sum(report["units"].values()) == 6_000 and not report["srm"]["mismatch"]
     converted = report["metrics"]["converted"]
     assert converted["test"] == "two-proportion z-test" and converted["significant"]
-    control = outcomes[[v == "control" for v in treated(settings, 6_000)]]
+    control = outcomes[[v == "control" for v in treated(experiment, 6_000)]]
     assert converted["control"] == pytest.approx(control["converted"].mean())
-    assert converted["ci"][0] < 0.04 < converted["ci"][1]
+    assert 0 < converted["ci"][0] < converted["diff"] < converted["ci"][1]
     assert report["metrics"]["latency_ms"]["test"] == "Welch t-test"
     assert report["metrics"]["revenue"]["test"] == "Welch t-test"
     assert [g["metric"] for g in report["guardrails"]] == ["latency_ms"]
@@ -241,67 +247,67 @@ def test_analyze_joins_the_exposure_log_with_outcomes_and_says_ship(settings, tm
 
 
 def test_analyze_drops_outcomes_before_exposure_and_counts_missing_units_as_zero(
-    settings, tmp_path
+    experiment, tmp_path
 ):
     import pandas as pd
 
-    outcomes = log_experiment(settings, 2_000, lift=0.0)
+    outcomes = log_experiment(experiment, 2_000, lift=0.0)
     outcomes.loc[:99, "event_time"] = pd.Timestamp("2000-01-01", tz="UTC")
     outcomes = outcomes.drop(index=range(100, 200))
     path = tmp_path / "outcomes.parquet"
     outcomes.to_parquet(path)
-    report = analysis.analyze(settings, path)
+    report = analysis.analyze(experiment, path)
     assert report["outcome_rows"] == {"read": 1_900, "without_exposure": 0, "before_exposure": 100}
     assert sum(report["metrics"]["converted"]["units"].values()) == 2_000
     assert sum(report["metrics"]["latency_ms"]["units"].values()) == 1_800
     kept = outcomes.iloc[100:]
-    assert report["metrics"]["converted"]["control"] == pytest.approx(
-        kept.loc[[treated(settings, 2_000)[u] == "control" for u in kept[USER]], "converted"].sum()
-        / report["units"]["control"]
-    )
+    variants = treated(experiment, 2_000)
+    converted = kept.loc[[variants[unit] == "control" for unit in kept[USER]], "converted"]
+    expected = converted.sum() / report["units"]["control"]  # missing units count as 0
+    assert report["metrics"]["converted"]["control"] == pytest.approx(expected)
 
 
-def test_analyze_refuses_to_conclude_on_a_sample_ratio_mismatch(settings, tmp_path):
-    outcomes = log_experiment(settings, 6_000, lift=0.04)
+def test_analyze_refuses_to_conclude_on_a_sample_ratio_mismatch(experiment, tmp_path):
+    outcomes = log_experiment(experiment, 6_000, lift=0.04)
     path = tmp_path / "outcomes.parquet"
     outcomes.to_parquet(path)
-    skewed = settings.model_copy(update={"treatment_share": 0.4})
+    skewed = experiment.model_copy(update={"treatment_share": 0.4})
     report = analysis.analyze(skewed, path)
     assert report["srm"]["mismatch"] and report["verdict"] == "invalid (SRM)"
     assert report["reason"].startswith("SRM: do not trust this result")
 
 
-def test_a_significant_guardrail_regression_blocks_ship(settings, tmp_path):
-    outcomes = log_experiment(settings, 6_000, lift=0.04)
-    outcomes.loc[[v == "treatment" for v in treated(settings, 6_000)], "latency_ms"] += 20.0
+def test_a_significant_guardrail_regression_blocks_ship(experiment, tmp_path):
+    outcomes = log_experiment(experiment, 6_000, lift=0.04)
+    outcomes.loc[[v == "treatment" for v in treated(experiment, 6_000)], "latency_ms"] += 20.0
     path = tmp_path / "outcomes.parquet"
     outcomes.to_parquet(path)
-    report = analysis.analyze(settings, path)
+    report = analysis.analyze(experiment, path)
     assert report["metrics"]["converted"]["significant"]
     assert report["guardrails"][0]["blocked"] and report["verdict"] == "do not ship"
     assert "latency_ms" in report["reason"]
 
 
-def test_bad_outcomes_and_missing_exposures_are_refused(settings, tmp_path):
+def test_bad_outcomes_and_missing_exposures_are_refused(experiment, tmp_path):
     no_metrics = tmp_path / "outcomes.csv"
     no_metrics.write_text(f"{USER},converted\n1,1\n")
     with pytest.raises(ValueError, match="no exposures of both variants"):
-        analysis.analyze(settings, no_metrics)
-    log_experiment(settings, 100)
+        analysis.analyze(experiment, no_metrics)
+    log_experiment(experiment, 100)
     with pytest.raises(ValueError, match="has no column latency_ms"):
-        analysis.analyze(settings, no_metrics)
+        analysis.analyze(experiment, no_metrics)
     no_unit = tmp_path / "units.csv"
     no_unit.write_text("someone,converted\n1,1\n")
     with pytest.raises(ValueError, match=f"has no {USER} column"):
-        analysis.analyze(settings, no_unit)
+        analysis.analyze(experiment, no_unit)
     words = tmp_path / "words.csv"
     words.write_text(f"{USER},converted,latency_ms\n1,1,fast\n")
     with pytest.raises(ValueError, match="latency_ms must be numeric"):
-        analysis.analyze(settings, words)
+        analysis.analyze(experiment, words)
     text = tmp_path / "outcomes.txt"
     text.write_text("x")
     with pytest.raises(ValueError, match="must be .parquet or .csv"):
-        analysis.analyze(settings, text)
+        analysis.analyze(experiment, text)
 
 
 def test_sample_size_command_prints_units_and_days(capsys, monkeypatch, settings):

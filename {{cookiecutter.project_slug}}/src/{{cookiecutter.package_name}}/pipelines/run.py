@@ -145,13 +145,13 @@ def _experiment_service(settings: Settings) -> PredictionService | None:
 
 
 DEMO_RATE = 0.10
-DEMO_POWER = 0.99
+DEMO_POWER = 0.9999
 
 
 def step_experiment(settings: Settings) -> dict:
     """Serve every known unit once through the A/B split (exposures logged), simulate outcomes
     in which treatment truly converts better (a known lift: the effect this many units detect
-    with 99% power), write them to ``experiments/outcomes.parquet`` and analyse the logs."""
+    with 99.99% power), write them to ``experiments/outcomes.parquet`` and analyse the logs."""
     from ..experiments.analysis import analyze, minimum_detectable_effect, simulate_outcomes
 
     service = _experiment_service(settings)
