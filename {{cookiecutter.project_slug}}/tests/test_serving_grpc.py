@@ -205,7 +205,7 @@ def test_a_message_over_the_body_limit_is_resource_exhausted(stub, loop):
 {%- if cookiecutter.experiment == 'shadow' %}
 
 
-def test_grpc_answers_only_with_the_champion_while_the_shadow_model_is_blocked(stub, loop):
+def test_grpc_answers_only_with_the_champion_whether_the_shadow_model_blocks_or_fails(stub, loop):
     from {{ cookiecutter.package_name }}.serving import (
         grpc_server,
     )
@@ -231,9 +231,15 @@ def test_grpc_answers_only_with_the_champion_while_the_shadow_model_is_blocked(s
         fields = {field.name for field, _ in reply.ListFields()}
         assert fields <= {"scores", "model_version", "variant"}
         assert reply.model_version == service.champion.version
+        slow.release.set()
+        assert service.shadow.drain(timeout_s=60) and service.shadow.scored_rows == 1
+        broken = BlockingChallenger(fail=True)
+        broken.release.set()
+        with_challenger(service, broken)
+        assert client.Predict(_request(messages, 1, 2), timeout=10) == alone
+        assert service.shadow.drain(timeout_s=60) and service.shadow.errors == 1
     finally:
         slow.release.set()
         channel.close()
         server.stop(grace=None)
-    assert service.shadow.drain(timeout_s=60) and service.shadow.scored_rows == 1
 {%- endif %}
