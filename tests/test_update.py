@@ -52,6 +52,15 @@ def status(project: Path) -> str:
     return git(project, "status", "--porcelain", "--untracked-files=all")
 
 
+def changed_by_template(folder: Path, **explicit) -> set[str]:
+    """Return the files that template 0.1.0 and the installed one render differently."""
+    spec = load_spec()
+    answers = resolve(spec, **{"project_name": "Fleet Service", **explicit})
+    history.render_version(OLD, answers, folder / "old")
+    before, after = tree(folder / "old"), tree(render.generate(answers, spec, folder / "new"))
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
 @pytest.fixture
 def old_project(tmp_path) -> Path:
     return generated(tmp_path, OLD)

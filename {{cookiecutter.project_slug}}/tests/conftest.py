@@ -101,6 +101,41 @@ def loop(tmp_path_factory) -> tuple[Settings, dict]:
     """Settings and report of one full run of the loop, shared by read-only tests."""
     settings = small_settings(tmp_path_factory.mktemp("loop"))
     return settings, run_all(settings)
+{%- if cookiecutter.experiment == 'shadow' %}
+
+
+class BlockingChallenger:
+    """A shadow model that says when it starts scoring, then waits for ``release`` (or raises)."""
+
+    def __init__(self, fail: bool = False, value: float = 0.123) -> None:
+        import threading
+
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.fail = fail
+        self.value = value
+        self.calls = 0
+
+    def predict(self, vectors: np.ndarray) -> np.ndarray:
+        from {{ cookiecutter.package_name }}.experiments.shadow import n_outputs
+
+        self.calls += 1
+        self.started.set()
+        if not self.release.wait(timeout=60):
+            raise TimeoutError("the test never released the shadow model")
+        if self.fail:
+            raise RuntimeError("the shadow model is broken")
+        return np.full((len(vectors), n_outputs()), self.value)
+
+
+def with_challenger(service, predictor, version_offset: int = 1000) -> None:
+    """Serve ``predictor`` as the challenger next to the loaded champion."""
+    from {{ cookiecutter.package_name }}.serving.core import LoadedModel, Models
+
+    champion = service.models.serving()
+    challenger = LoadedModel(champion.version + version_offset, predictor, {})
+    service.models = Models(champion, challenger)
+{%- endif %}
 {%- if servers %}
 
 

@@ -5,7 +5,11 @@ import pytest
 
 from {{ cookiecutter.package_name }} import schema
 
+{% if cookiecutter.experiment == 'shadow' -%}
+from conftest import ADMIN_TOKEN, API_KEY, BlockingChallenger, with_challenger, with_tokens
+{%- else -%}
 from conftest import ADMIN_TOKEN, API_KEY, with_tokens
+{%- endif %}
 
 N_FEATURES = len(schema.feature_names())
 
@@ -277,3 +281,44 @@ def test_the_server_refuses_to_start_without_an_api_key(loop):
     settings, _ = loop
     with pytest.raises(ValueError, match="API_KEYS"):
         grpc_server.create_server(with_tokens(settings, api_keys=SecretStr("")), port=0)
+{%- if cookiecutter.experiment == 'shadow' %}
+
+
+def test_grpc_answers_only_with_the_champion_whether_the_shadow_model_blocks_or_fails(stub, loop):
+    from {{ cookiecutter.package_name }}.serving import (
+        grpc_server,
+    )
+    from {{ cookiecutter.package_name }}.serving.core import (
+        PredictionService,
+    )
+
+    grpc, messages, _ = stub
+    settings, _ = loop
+    service = PredictionService(settings.model_copy(update={"reload_interval_s": 0.0}))
+    server, port = grpc_server.create_server(service.settings, service=service, port=0)
+    channel = grpc.insecure_channel(f"{settings.serve_host}:{port}")
+    _, services = grpc_server.load_protos(settings)
+    client = services.PredictorStub(channel)
+    slow = BlockingChallenger()
+    try:
+        alone = client.Predict(_request(messages, 1, 2), timeout=10)
+        with_challenger(service, slow)
+        reply = client.Predict(_request(messages, 1, 2), timeout=10)
+        assert slow.started.wait(timeout=30), "the shadow model never got the request"
+        assert not slow.release.is_set() and service.shadow.pending == 1  # answered, still blocked
+        assert reply == alone
+        fields = {field.name for field, _ in reply.ListFields()}
+        assert fields <= {"scores", "model_version", "variant"}
+        assert reply.model_version == service.champion.version
+        slow.release.set()
+        assert service.shadow.drain(timeout_s=60) and service.shadow.scored_rows == 1
+        broken = BlockingChallenger(fail=True)
+        broken.release.set()
+        with_challenger(service, broken)
+        assert client.Predict(_request(messages, 1, 2), timeout=10) == alone
+        assert service.shadow.drain(timeout_s=60) and service.shadow.errors == 1
+    finally:
+        slow.release.set()
+        channel.close()
+        server.stop(grace=None)
+{%- endif %}

@@ -5,7 +5,11 @@ import pytest
 
 from {{ cookiecutter.package_name }} import schema
 
+{% if cookiecutter.experiment == 'shadow' -%}
+from conftest import ADMIN_TOKEN, API_KEY, BlockingChallenger, with_challenger, with_tokens
+{%- else -%}
 from conftest import ADMIN_TOKEN, API_KEY, with_tokens
+{%- endif %}
 
 USER, ITEM = schema.USER_KEY, schema.ITEM_KEY
 N_FEATURES = len(schema.feature_names())
@@ -575,3 +579,119 @@ def test_openapi_states_security_statuses_limits_and_media_types(client, secured
 {%- endif %}
     open_predict = client.get("/openapi.json").json()["paths"]["/predict"]["post"]
     assert "security" not in open_predict and "401" not in open_predict["responses"]
+{%- if cookiecutter.experiment == 'shadow' %}
+
+
+@pytest.fixture
+def shadow_client(loop):
+    """A REST app whose core has a 2-request shadow queue and no registry polling."""
+    pytest.importorskip("httpx2")
+    from fastapi.testclient import TestClient
+
+    from {{ cookiecutter.package_name }}.serving.app import (
+        create_app,
+    )
+    from {{ cookiecutter.package_name }}.serving.core import (
+        PredictionService,
+    )
+
+    settings, _ = loop
+    settings = settings.model_copy(update={"reload_interval_s": 0.0, "shadow_queue_size": 2})
+    service = PredictionService(settings)
+    with TestClient(create_app(settings, service)) as test_client:
+        yield test_client, service
+
+
+def _shadow_requests(rows) -> list[tuple[str, dict]]:
+    frame, _ = rows
+    features = frame[schema.feature_names()].to_numpy()
+    first = frame.iloc[0]
+    return [
+        ("/predict", {USER: int(first[USER]), ITEM: int(first[ITEM])}),
+        ("/predict", {"features": features[1].tolist()}),
+        ("/predict/batch", {"features": features[2:5].tolist()}),
+        ("/predict/batch", {"instances": [{USER: int(first[USER]), ITEM: int(first[ITEM])}]}),
+    ]
+
+
+def _metric(client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_shadow_answers_are_the_champions_while_the_challenger_is_still_blocked(
+    shadow_client, rows
+):
+    client, service = shadow_client
+    requests = _shadow_requests(rows)
+    alone = [client.post(path, json=body).json() for path, body in requests]
+    logged_before = len(service.shadow.log.read())
+{%- if cookiecutter.monitoring %}
+    dropped_before = _metric(client, "shadow_dropped_rows_total")
+{%- endif %}
+    slow = BlockingChallenger()
+    with_challenger(service, slow)
+    try:
+        first = client.post(requests[0][0], json=requests[0][1])
+        assert first.status_code == 200 and first.json() == alone[0]
+        assert slow.started.wait(timeout=30), "the shadow model never got the request"
+        assert not slow.release.is_set() and service.shadow.pending == 1  # answered, still blocked
+        answers = [client.post(path, json=body) for path, body in requests[1:]]
+        # the worker holds request 1, the queue (size 2) requests 2 and 3; request 4 is dropped
+        assert [a.json() for a in answers] == alone[1:]
+        assert service.shadow.pending == 3 and service.shadow.dropped_rows == 1
+{%- if cookiecutter.monitoring %}
+        assert _metric(client, "shadow_dropped_rows_total") == dropped_before + 1
+{%- endif %}
+        for answer in (first, *answers):
+            body = answer.json()
+            assert not any("shadow" in key for key in body)
+            for row in body.get("predictions", []):
+                assert not isinstance(row, dict) or set(row) == set(alone[0])
+    finally:
+        slow.release.set()
+    assert service.shadow.drain(timeout_s=60)
+    logged = service.shadow.log.read().iloc[logged_before:]
+    assert len(logged) == 1 + 1 + 3  # requests 1-3; request 4 (one row) was dropped
+    assert set(logged["shadow_version"]) == {service.champion.version + 1000}
+    assert np.allclose(np.vstack(logged["shadow"].map(np.ravel)), 0.123)
+    champion_outputs = [alone[0]["prediction"], alone[1]["prediction"], *alone[2]["predictions"]]
+    assert np.allclose(
+        np.vstack(logged["champion"].map(np.ravel)),
+        np.reshape(champion_outputs, (len(logged), -1)),
+    )
+
+
+def test_a_failing_challenger_changes_no_answer_and_is_counted(shadow_client, rows):
+    client, service = shadow_client
+    requests = _shadow_requests(rows)
+    alone = [client.post(path, json=body).json() for path, body in requests]
+    logged_before = len(service.shadow.log.read())
+{%- if cookiecutter.monitoring %}
+    errors_before = _metric(client, "shadow_errors_total")
+{%- endif %}
+    broken = BlockingChallenger(fail=True)
+    broken.release.set()
+    with_challenger(service, broken)
+    for (path, body), expected in zip(requests, alone, strict=True):
+        answer = client.post(path, json=body)
+        assert answer.status_code == 200 and answer.json() == expected
+        assert service.shadow.drain(timeout_s=60)  # one at a time: none is dropped
+    assert broken.calls == len(requests) and service.shadow.errors == len(requests)
+    assert len(service.shadow.log.read()) == logged_before
+{%- if cookiecutter.monitoring %}
+    assert _metric(client, "shadow_errors_total") == errors_before + len(requests)
+{%- endif %}
+
+
+def test_the_openapi_answer_models_carry_no_shadow_fields(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert set(schemas["Prediction"]["properties"]) == {"prediction", "model_version", "variant"}
+    assert set(schemas["FeaturesBatchPrediction"]["properties"]) == {
+        "predictions",
+        "model_version",
+        "variant",
+    }
+{%- endif %}

@@ -47,8 +47,12 @@ VERBS: dict[str, str] = {
     "monitor": "drift of served rows vs training data: reports, gauges; exit 3 drift, 4 few rows",
     "drift-demo": "serve a batch with its first feature shifted (the next monitor flags it)",
 {%- endif %}
-{%- if cookiecutter.experiment != 'none' %}
-    "experiment": "size the experiment and analyse its outcome",
+{%- if cookiecutter.experiment == 'ab' %}
+    "experiment": "serve every unit through the A/B split, simulate a known lift, analyse it",
+    "analyze": "analyse the exposure log joined with an outcomes file (--outcomes FILE): verdict",
+    "sample-size": "units per variant and days for a baseline rate and an absolute MDE",
+{%- elif cookiecutter.experiment == 'shadow' %}
+    "experiment": "serve every unit with the challenger in shadow; compare their outputs",
 {%- endif %}
     "demo": "run the whole loop on synthetic data",
     "bench": "benchmark serving on 127.0.0.1 against its floors{% if cookiecutter.registry == 'mlflow' %} and mlflow{% endif %}: one table",
@@ -86,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
             verb.add_argument("--warmup", type=float, default=0.5, help="seconds before each")
             verb.add_argument("--connections", type=int, default=16, help="concurrent clients")
             verb.add_argument("--only", default="", help="rows whose name contains this text")
+{%- if cookiecutter.experiment == 'ab' %}
+        if name == "analyze":
+            verb.add_argument(
+                "--outcomes", required=True, help="Parquet or CSV: unit id, event_time, metrics"
+            )
+            verb.add_argument("--exposures", help="exposure log (default: the server's)")
+        if name == "sample-size":
+            verb.add_argument("--baseline", type=float, required=True, help="control rate, 0-1")
+            mde = verb.add_mutually_exclusive_group(required=True)
+            mde.add_argument("--mde", type=float, help="absolute lift to detect (0.01 = 1 point)")
+            mde.add_argument("--relative-mde", type=float, help="lift as a share of the baseline")
+            verb.add_argument("--alpha", type=float, default=0.05, help="two-sided (0.05)")
+            verb.add_argument("--power", type=float, default=0.8, help="1 - beta (0.8)")
+            verb.add_argument("--daily-units", type=int, help="eligible units a day: gives days")
+            verb.add_argument("--treatment-share", type=float, help="default: treatment_share")
+{%- endif %}
 {%- if cookiecutter.serving == 'rest+grpc' %}
         if name == "serve":
             verb.add_argument("--protocol", choices=["rest", "grpc"], default="rest")
@@ -128,6 +148,30 @@ def _experiment(settings, args: argparse.Namespace) -> dict:
     from .pipelines.run import step_experiment
 
     return step_experiment(settings)
+{%- endif %}
+{%- if cookiecutter.experiment == 'ab' %}
+
+
+def _analyze(settings, args: argparse.Namespace) -> dict:
+    from pathlib import Path
+
+    from .experiments.analysis import analyze
+
+    exposures = Path(args.exposures) if args.exposures else None
+    if exposures is not None and not exposures.is_file():
+        raise ValueError(f"exposure log {exposures} does not exist")
+    report = analyze(settings, Path(args.outcomes), exposures)
+    path = settings.directory("reports") / "experiment.json"
+    path.write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _sample_size(settings, args: argparse.Namespace) -> dict:
+    from .experiments.analysis import plan
+
+    share = settings.treatment_share if args.treatment_share is None else args.treatment_share
+    mde = args.mde if args.mde is not None else args.baseline * args.relative_mde
+    return plan(args.baseline, mde, args.alpha, args.power, share, args.daily_units)
 {%- endif %}
 
 
@@ -204,6 +248,10 @@ HANDLERS: dict[str, Callable] = {
 {%- if cookiecutter.monitoring %}
     "monitor": _monitor,
     "drift-demo": _drift_demo,
+{%- endif %}
+{%- if cookiecutter.experiment == 'ab' %}
+    "analyze": _analyze,
+    "sample-size": _sample_size,
 {%- endif %}
     "demo": _demo,
     "bench": _bench,

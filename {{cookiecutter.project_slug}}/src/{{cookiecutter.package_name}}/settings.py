@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field{{ ', SecretStr' if cookiecutter.serving != 'none' }}
+from pydantic import {% if cookiecutter.experiment == 'ab' %}BaseModel, {% endif %}Field{{ ', SecretStr' if cookiecutter.serving != 'none' }}
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,19 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+{%- if cookiecutter.experiment == 'ab' %}
+
+
+class Guardrail(BaseModel):
+    """A metric of the outcomes file that must not get worse for a "ship" verdict."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    metric: str
+    higher_is_better: bool = False
+    max_regression: float = Field(0.0, ge=0.0)
+    """Allowed regression relative to control (0.05: 5% worse); blocks only when significant."""
+{%- endif %}
 
 
 def project_root() -> Path:
@@ -93,6 +106,19 @@ class Settings(BaseSettings):
     experiment: Literal["none", "ab", "shadow"] = "{{ cookiecutter.experiment }}"
     experiment_salt: str = "{{ cookiecutter.package_name }}-exp-1"
     treatment_share: float = Field(0.5, gt=0.0, lt=1.0)
+{%- if cookiecutter.experiment == 'ab' %}
+    experiment_alpha: float = Field(0.05, gt=0.0, lt=0.5)
+    experiment_metric: str = "converted"
+    """The primary metric: a column of the outcomes file that decides the verdict."""
+    experiment_metric_higher_is_better: bool = True
+    experiment_guardrails: tuple[Guardrail, ...] = (
+        Guardrail(metric="latency_ms", higher_is_better=False, max_regression=0.05),
+    )
+{%- endif %}
+{%- if cookiecutter.experiment == 'shadow' %}
+    shadow_queue_size: int = Field(1000, ge=1)
+    """Requests waiting for the shadow model; when full, more are dropped and counted."""
+{%- endif %}
     prediction_log_rows: int = Field(1_000_000, ge=1_000)
     """Served rows the prediction log keeps (a ring file, ~120 bytes a row for 10 features)."""
     psi_warn: float = Field(0.1, gt=0.0)

@@ -2,7 +2,8 @@
 
 ``assign`` hashes ``salt:unit_id`` with sha256 into 10,000 buckets: the same unit always gets
 the same variant, a new salt reshuffles, and no state is stored. Exposures are appended to
-``experiments/exposures.jsonl`` under ``var_dir`` for the analysis.
+``experiments/exposures.jsonl`` under ``var_dir`` with their time, for the analysis
+(``analysis.analyze`` joins them with an outcomes file).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from typing import TextIO
 
 from ..settings import Settings
@@ -29,7 +31,7 @@ def assign(unit_id: int | str, salt: str, treatment_share: float = 0.5) -> str:
 
 
 class ExposureLog:
-    """Append-only JSON lines of (experiment, unit, variant)."""
+    """Append-only JSON lines of (experiment, unit, variant, ts: epoch seconds)."""
 
     def __init__(self, settings: Settings) -> None:
         self.path = settings.directory("experiments") / "exposures.jsonl"
@@ -37,9 +39,11 @@ class ExposureLog:
         self._handle: TextIO | None = None
 
     def record(self, experiment: str, units: list[int | str], variants: list[str]) -> None:
-        """Append one exposure per (unit, variant)."""
+        """Append one exposure per (unit, variant), stamped with the current time."""
+        now = round(time.time(), 3)
         lines = "".join(
-            json.dumps({"experiment": experiment, "unit": unit, "variant": variant}) + "\n"
+            json.dumps({"experiment": experiment, "unit": unit, "variant": variant, "ts": now})
+            + "\n"
             for unit, variant in zip(units, variants, strict=True)
         )
         with self._lock:

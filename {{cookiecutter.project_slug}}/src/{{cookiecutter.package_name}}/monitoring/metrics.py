@@ -21,6 +21,10 @@ serves and Prometheus scrapes (``deploy/prometheus/prometheus.yml``):
   schema's defaults;
 - ``model_load_failures_total``: reloads that failed (checksum, schema, registry), after which
   the loaded models kept serving; ``prediction_log_dropped_rows_total``;
+{%- if cookiecutter.experiment == 'shadow' %}
+- ``shadow_dropped_rows_total`` (rows the full shadow queue turned away) and
+  ``shadow_errors_total`` (requests the shadow model failed on);
+{%- endif %}
 - every ``*.prom`` file of the folder given to ``expose_textfiles`` (the drift job writes
   ``metrics/drift.prom`` under ``var_dir``: ``feature_psi``, ``prediction_score_psi``, its
   thresholds), read again when it changes.
@@ -119,6 +123,10 @@ class ServiceCounts:
         self.log_dropped = 0
         self.textfile_folder: Path | None = None
         self._textfiles: dict[Path, tuple[tuple[int, int], list]] = {}
+{%- if cookiecutter.experiment == 'shadow' %}
+        self.shadow_dropped = 0
+        self.shadow_errors = 0
+{%- endif %}
 
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -129,6 +137,9 @@ class ServiceCounts:
             scores = {key: h.copy() for key, h in self.scores.items()}
             defaulted = dict(self.defaulted)
             failures, dropped = self.load_failures, self.log_dropped
+{%- if cookiecutter.experiment == 'shadow' %}
+            shadow_dropped, shadow_errors = self.shadow_dropped, self.shadow_errors
+{%- endif %}
         counters = [
             ("predict_requests", "Requests answered with predictions", REQUEST_LABELS, requests),
             ("predict_errors", "Requests answered with an error", ("route", "reason"), errors),
@@ -169,6 +180,18 @@ class ServiceCounts:
             "Served rows the prediction log could not write (drift monitoring misses them)",
             value=float(dropped),
         )
+{%- if cookiecutter.experiment == 'shadow' %}
+        yield CounterMetricFamily(
+            "shadow_dropped_rows",
+            "Rows the shadow model never scored because its queue was full",
+            value=float(shadow_dropped),
+        )
+        yield CounterMetricFamily(
+            "shadow_errors",
+            "Requests the shadow model failed on (callers still got the champion's answer)",
+            value=float(shadow_errors),
+        )
+{%- endif %}
         yield from self._textfile_families()
 
     def _textfile_families(self) -> list:
@@ -294,6 +317,18 @@ def observe_load_failure() -> None:
 def observe_log_dropped(rows: int) -> None:
     with COUNTS.lock:
         COUNTS.log_dropped += rows
+{%- if cookiecutter.experiment == 'shadow' %}
+
+
+def observe_shadow_dropped(rows: int) -> None:
+    with COUNTS.lock:
+        COUNTS.shadow_dropped += rows
+
+
+def observe_shadow_error() -> None:
+    with COUNTS.lock:
+        COUNTS.shadow_errors += 1
+{%- endif %}
 
 
 def expose_textfiles(folder: Path) -> None:

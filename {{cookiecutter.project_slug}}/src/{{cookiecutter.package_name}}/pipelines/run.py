@@ -9,6 +9,9 @@ a summary; ``run_all`` writes the summaries to ``reports/run.json`` under ``var_
 from __future__ import annotations
 
 import json
+{%- if cookiecutter.experiment == 'ab' %}
+import time
+{%- endif %}
 from collections.abc import Callable
 
 import numpy as np
@@ -136,13 +139,92 @@ def serve_drifted_batch(settings: Settings, n: int = 500) -> dict:
 {%- if cookiecutter.experiment != 'none' %}
 
 
-def step_experiment(settings: Settings) -> dict:
-    """Size the experiment and analyse simulated outcomes (a 1-point lift on a 10% rate)."""
-    from ..experiments.analysis import analyze, sample_size, simulate
+def _experiment_service(settings: Settings) -> PredictionService | None:
+    """Return the serving core with a challenger: the registered one, else the champion's model."""
+    from ..serving.core import Models
 
-    n = sample_size(0.10, 0.01)
-    result = analyze(simulate(n, 0.10, 0.01, seed=settings.seed))
-    return {"units_per_variant": n, **{k: result[k] for k in ("lift", "p_value", "significant")}}
+    service = PredictionService(settings)
+    if service.reload() is None:
+        return None
+    if service.challenger is None:
+        service.models = Models(service.champion, service.champion)
+    return service
+{%- endif %}
+{%- if cookiecutter.experiment == 'ab' %}
+
+
+DEMO_RATE = 0.10
+DEMO_POWER = 0.9999
+
+
+def step_experiment(settings: Settings) -> dict:
+    """Serve every known unit once through the A/B split (exposures logged), simulate outcomes
+    in which treatment truly converts better (a known lift: the effect this many units detect
+    with 99.99% power), write them to ``experiments/outcomes.parquet`` and analyse the logs."""
+    from ..experiments.analysis import analyze, minimum_detectable_effect, simulate_outcomes
+
+    service = _experiment_service(settings)
+    if service is None:
+        return {"analysed": False, "reason": "no champion model"}
+    frame = open_store(settings).get_training_frame().drop_duplicates(schema.USER_KEY)
+    users = frame[schema.USER_KEY].tolist()
+    context = {name: frame[name].tolist() for name in schema.CONTEXT_DEFAULTS}
+    exposed_at = time.time()
+    results = service.predict(users, frame[schema.ITEM_KEY].tolist(), context)
+    variants = [r["variant"] for r in results]
+    share = settings.treatment_share
+    lift = minimum_detectable_effect(
+        DEMO_RATE,
+        max(1, round(len(users) * (1 - share))),
+        settings.experiment_alpha,
+        DEMO_POWER,
+        share / (1 - share),
+    )
+    outcomes = simulate_outcomes(users, variants, exposed_at, DEMO_RATE, lift, seed=settings.seed)
+    path = settings.directory("experiments") / "outcomes.parquet"
+    outcomes.to_parquet(path, index=False)
+    report = analyze(settings, path)
+    (settings.directory("reports") / "experiment.json").write_text(json.dumps(report, indent=2))
+    primary = report["metrics"][report["primary_metric"]]
+    return {
+        "outcomes": str(path),
+        "simulated_lift": lift,
+        "units": report["units"],
+        "srm_p_value": report["srm"]["p_value"],
+        "diff": primary["diff"],
+        "ci": primary["ci"],
+        "p_value": primary["p_value"],
+        "verdict": report["verdict"],
+        "reason": report["reason"],
+    }
+{%- elif cookiecutter.experiment == 'shadow' %}
+
+
+def step_experiment(settings: Settings) -> dict:
+    """Serve every known unit while the challenger scores the same rows in shadow; compare them.
+
+    Without a registered challenger the champion's own model shadows itself (agreement 1).
+    """
+    from ..experiments.shadow import compare
+
+    service = _experiment_service(settings)
+    if service is None:
+        return {"compared": False, "reason": "no champion model"}
+    frame = open_store(settings).get_training_frame().drop_duplicates(schema.USER_KEY)
+    for start in range(0, len(frame), 100):
+        rows = frame.iloc[start : start + 100]
+        context = {name: rows[name].tolist() for name in schema.CONTEXT_DEFAULTS}
+        service.predict(rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist(), context)
+    drained = service.shadow.drain()
+    shadow = service.shadow
+    return {
+        "drained": drained,
+        "scored_rows": shadow.scored_rows,
+        "dropped_rows": shadow.dropped_rows,
+        "errors": shadow.errors,
+        "log": str(shadow.log.path),
+        **compare(shadow.log.read()),
+    }
 {%- endif %}
 
 

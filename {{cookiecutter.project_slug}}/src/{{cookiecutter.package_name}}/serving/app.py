@@ -125,13 +125,11 @@ class FeaturesBatchRequest(BaseModel):
 
 
 class Prediction(BaseModel):
+    """One row's answer{% if cookiecutter.experiment == 'shadow' %}: always the champion's (the shadow model's goes to its own log){% endif %}."""
+
     prediction: float | list[float]
     model_version: int
     variant: str
-{%- if cookiecutter.experiment == 'shadow' %}
-    shadow_prediction: float | list[float] | None = None
-    shadow_version: int | None = None
-{%- endif %}
 
 
 class BatchPrediction(BaseModel):
@@ -146,10 +144,6 @@ class FeaturesBatchPrediction(BaseModel):
     predictions: list[float] | list[list[float]]
     model_version: int
     variant: str
-{%- if cookiecutter.experiment == 'shadow' %}
-    shadow_predictions: list[float] | list[list[float]] | None = None
-    shadow_version: int | None = None
-{%- endif %}
 
 
 class Error(BaseModel):

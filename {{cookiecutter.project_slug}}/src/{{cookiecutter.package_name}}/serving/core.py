@@ -6,6 +6,11 @@ the registry (its checksum and schema hash verified); returns predictions with t
 ``reload`` loads the promoted models completely first and then swaps one reference, so requests
 in flight keep the models they started with and none is dropped; ``watch`` polls the registry in
 a daemon thread and reloads when the champion (or challenger) alias moves.
+{%- if cookiecutter.experiment == 'shadow' %}
+The challenger runs in shadow: each request is handed to ``experiments.shadow.ShadowScorer``
+(a bounded queue, scored in a background thread, logged next to the prediction log) after the
+champion answered; callers never see the challenger's output, its speed or its errors.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import numpy as np
 from .. import schema
 {%- if cookiecutter.experiment == 'ab' %}
 from ..experiments.assignment import ExposureLog, assign
+{%- elif cookiecutter.experiment == 'shadow' %}
+from ..experiments.shadow import ShadowScorer
 {%- endif %}
 from ..features.store import BuiltinStore, open_store
 {%- if cookiecutter.monitoring %}
@@ -87,6 +94,8 @@ class PredictionService:
         self._reload_lock = threading.Lock()
 {%- if cookiecutter.experiment == 'ab' %}
         self.exposures = ExposureLog(settings)
+{%- elif cookiecutter.experiment == 'shadow' %}
+        self.shadow = ShadowScorer(settings)
 {%- endif %}
 {%- if cookiecutter.monitoring %}
         self.log = PredictionLog(settings)
@@ -216,25 +225,24 @@ class PredictionService:
             {"prediction": as_output(p), "model_version": v, "variant": variant}
             for p, v, variant in zip(predictions, versions, variants, strict=True)
         ]
-{%- if cookiecutter.experiment == 'shadow' %}
-        if challenger is not None:
-            shadow = challenger.predictor.predict(vectors)
-            for result, score in zip(results, shadow, strict=True):
-                result["shadow_prediction"] = as_output(score)
-                result["shadow_version"] = challenger.version
-{%- endif %}
         self.last_latency_s = time.perf_counter() - started
 {%- if cookiecutter.monitoring %}
         metrics.observe_results(results)
         self.log.append(user_ids, item_ids, vectors, results)
+{%- endif %}
+{%- if cookiecutter.experiment == 'shadow' %}
+        if challenger is not None:
+            self.shadow.submit(
+                challenger, champion.version, vectors, predictions, user_ids, item_ids
+            )
 {%- endif %}
         return results
 
     def predict_row(self, row: list[float]) -> dict:
         """Score one row of the caller's features (schema order) with the champion, numpy-free.
 
-        Returns ``{prediction, model_version, variant}``{% if cookiecutter.experiment == 'shadow' %} and the shadow model's
-        ``shadow_prediction`` and ``shadow_version``{% elif cookiecutter.experiment == 'ab' %}; a row without entity ids
+        Returns ``{prediction, model_version, variant}``{% if cookiecutter.experiment == 'shadow' %} (the champion's; the row is
+        queued for the shadow model){% elif cookiecutter.experiment == 'ab' %}; a row without entity ids
         cannot be assigned to an experiment arm, so it is ``control``{% endif %}.
         """
         models = self.models
@@ -242,23 +250,22 @@ class PredictionService:
         started = time.perf_counter()
         prediction = champion.predictor.predict_one(row)
         result = {"prediction": prediction, "model_version": champion.version, "variant": "control"}
-{%- if cookiecutter.experiment == 'shadow' %}
-        if models.challenger is not None:
-            result["shadow_prediction"] = models.challenger.predictor.predict_one(row)
-            result["shadow_version"] = models.challenger.version
-{%- endif %}
         self.last_latency_s = time.perf_counter() - started
 {%- if cookiecutter.monitoring %}
         metrics.observe_row(champion.version, "control", prediction)
         self.log.write_row(row, prediction, champion.version)
+{%- endif %}
+{%- if cookiecutter.experiment == 'shadow' %}
+        if models.challenger is not None:
+            self.shadow.submit(models.challenger, champion.version, [row], [prediction])
 {%- endif %}
         return result
 
     def predict_features(self, vectors: np.ndarray) -> dict:
         """Score the caller's feature rows (n, n_features) in schema order with the champion.
 
-        Returns ``{predictions (n,) or (n, k) array, model_version, variant}``{% if cookiecutter.experiment == 'shadow' %} and the shadow
-        model's ``shadow_predictions`` and ``shadow_version``{% elif cookiecutter.experiment == 'ab' %}. Rows without
+        Returns ``{predictions (n,) or (n, k) array, model_version, variant}``{% if cookiecutter.experiment == 'shadow' %} (the champion's;
+        the rows are queued for the shadow model){% elif cookiecutter.experiment == 'ab' %}. Rows without
         entity ids cannot be assigned to an experiment arm: they are all ``control``{% endif %}.
         """
         models = self.models
@@ -270,15 +277,14 @@ class PredictionService:
             "model_version": champion.version,
             "variant": "control",
         }
-{%- if cookiecutter.experiment == 'shadow' %}
-        if models.challenger is not None:
-            result["shadow_predictions"] = models.challenger.predictor.predict(vectors)
-            result["shadow_version"] = models.challenger.version
-{%- endif %}
         self.last_latency_s = time.perf_counter() - started
 {%- if cookiecutter.monitoring %}
         metrics.observe_batch(champion.version, "control", predictions)
         self.log.write(vectors, predictions, champion.version)
+{%- endif %}
+{%- if cookiecutter.experiment == 'shadow' %}
+        if models.challenger is not None:
+            self.shadow.submit(models.challenger, champion.version, vectors, predictions)
 {%- endif %}
         return result
 {%- if cookiecutter.vector_index != 'none' %}
