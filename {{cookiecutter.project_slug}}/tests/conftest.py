@@ -126,11 +126,19 @@ def step_environment(folder) -> dict:
 def make_unbeatable(settings, version: int) -> None:
     """Give ``version`` a metric no retrained model reaches, so the next one must not replace it."""
     registry = open_registry(settings)
+{%- if cookiecutter.registry == 'mlflow' %}
+    info = registry.metadata(version)
+{%- else %}
     path = registry.root / f"v{version}" / "metadata.json"
     info = json.loads(path.read_text())
+{%- endif %}
     metrics = info["metrics"]
     metrics["model"] = 1e9 if metrics.get("higher_is_better", True) else -1e9
+{%- if cookiecutter.registry == 'mlflow' %}
+    registry.client.set_model_version_tag(registry.name, str(version), "metadata", json.dumps(info))
+{%- else %}
     path.write_text(json.dumps(info))
+{%- endif %}
 {%- if scripted %}
 
 
