@@ -112,7 +112,9 @@ def test_update_keeps_edits_brings_template_changes_and_records_the_version(old_
     assert "kept      deploy/compose.yaml" in result.out and "you deleted it" in result.out
     assert not list((old_project / ".mlsd").glob(".update-*"))
     changed = {line[3:] for line in status(old_project).splitlines()}
-    assert changed == {"README.md", ".github/workflows/ci.yml", ".mlsd/answers.yml"}
+    # pipelines/run.py: 0.2.0 promotes a challenger only when it beats the champion
+    pipeline = "src/fleet_service/pipelines/run.py"
+    assert changed == {"README.md", ".github/workflows/ci.yml", ".mlsd/answers.yml", pipeline}
     assert run_mlsd("check", str(old_project)).code == 1  # compose.yaml is still missing
     commit(old_project)
     assert "nothing to update" in run_mlsd("update", str(old_project)).out

@@ -39,7 +39,7 @@ RUN_DAG = """
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
 
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+bag = DagBag(dag_folder=sys.argv[1])
 dag = bag.get_dag(sys.argv[2])
 errors = {str(path): str(error) for path, error in bag.import_errors.items()}
 result = {"errors": errors, "dags": sorted(bag.dag_ids)}
@@ -67,6 +67,7 @@ def airflow_environment(tmp_path) -> dict:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(Path(definition.__file__).parent),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
         "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
     }
 
