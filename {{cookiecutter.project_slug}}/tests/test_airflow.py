@@ -49,7 +49,8 @@ if dag is not None:
         state=str(run.state),
         tasks={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
         order=list(dag.task_ids),
-        schedule=dag.timetable.summary,
+        schedule=dag.schedule,
+        timetable=type(dag.timetable).__name__,
     )
 print("RESULT " + json.dumps(result))
 """
@@ -90,7 +91,8 @@ def test_the_dag_loads_and_runs_every_step_promoting_only_a_better_model(tmp_pat
     assert first["order"] == list(definition.STEPS)
     assert first["state"] == "success"
     assert set(first["tasks"].values()) == {"success"}
-    assert first["schedule"] == ("None" if CADENCE == "manual" else "@" + CADENCE)
+    assert first["schedule"] == (None if CADENCE == "manual" else "@" + CADENCE)
+    assert first["timetable"] == ("NullTimetable" if CADENCE == "manual" else "CronTriggerTimetable")
     registry = open_registry(settings)
     assert registry.versions() == [1] and registry.alias("champion") == 1
 
