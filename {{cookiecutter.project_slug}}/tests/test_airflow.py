@@ -92,7 +92,8 @@ def test_the_dag_loads_and_runs_every_step_promoting_only_a_better_model(tmp_pat
     assert first["state"] == "success"
     assert set(first["tasks"].values()) == {"success"}
     assert first["schedule"] == (None if CADENCE == "manual" else "@" + CADENCE)
-    assert first["timetable"] == ("NullTimetable" if CADENCE == "manual" else "CronTriggerTimetable")
+    timetable = "NullTimetable" if CADENCE == "manual" else "CronTriggerTimetable"
+    assert first["timetable"] == timetable
     registry = open_registry(settings)
     assert registry.versions() == [1] and registry.alias("champion") == 1
 
