@@ -145,7 +145,8 @@ def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
         tests = _run(["make", "test"], project, {**env, "PYTEST_ADDOPTS": " ".join(pytest_args[2:])})
     else:
         tests = _run([str(venv / "bin/python"), *pytest_args], project, env)
-    assert tests.returncode == 0, tests.stdout[-4000:]
+    failures = "\n".join(re.findall(r"^(?:FAILED|ERROR) .*$", tests.stdout, re.MULTILINE))
+    assert tests.returncode == 0, f"{failures}\n{tests.stdout[-4000:]}"
     assert " passed" in tests.stdout
     if answers["batch_engine"] == "spark":
         assert "skipped" not in tests.stdout, "the Spark tests must run, not skip"
