@@ -124,7 +124,10 @@ def test_generated_project_installs_and_passes_its_tests(name, tmp_path, spec):
             assert made.returncode == 0, made.stderr[-2000:]
         assert (project / "uv.lock").is_file() and (venv / "bin/ruff").is_file()
     else:
-        assert _run([uv, "venv", "--quiet", "--python", python, str(venv)], project, env).returncode == 0
+        # --seed: pip in the venv, as `make setup` (python -m venv) has it; a kfp component runs
+        # `python -m pip install kfp` (already satisfied) before its code
+        seed = ["--seed"] if answers["orchestrator"] == "kubeflow" else []
+        assert _run([uv, "venv", "--quiet", *seed, "--python", python, str(venv)], project, env).returncode == 0
         extras = ",".join(
             ["dev"]
             + (["spark"] if answers["batch_engine"] == "spark" else [])
