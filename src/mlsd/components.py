@@ -123,19 +123,19 @@ COMPONENTS: list[dict] = [
         "id": "airflow",
         "title": "Airflow DAG",
         "when": {"orchestrator": "airflow"},
-        "paths": [f"{PKG}/pipelines/airflow_dag.py"],
+        "paths": [f"{PKG}/pipelines/airflow_dag.py", "tests/test_airflow.py"],
     },
     {
         "id": "kubeflow",
         "title": "Kubeflow pipeline",
         "when": {"orchestrator": "kubeflow"},
-        "paths": [f"{PKG}/pipelines/kubeflow_pipeline.py"],
+        "paths": [f"{PKG}/pipelines/kubeflow_pipeline.py", "tests/test_kubeflow.py"],
     },
     {
         "id": "prefect",
         "title": "Prefect flow",
         "when": {"orchestrator": "prefect"},
-        "paths": [f"{PKG}/pipelines/prefect_flow.py"],
+        "paths": [f"{PKG}/pipelines/prefect_flow.py", "tests/test_prefect.py"],
     },
     {
         "id": "kubernetes",

@@ -7,12 +7,29 @@ that need one, and always stops it.
 {% endif %}"""
 
 from __future__ import annotations
+{%- set orchestrated = cookiecutter.orchestrator != 'none' %}
+{%- set scripted = cookiecutter.orchestrator in ['airflow', 'prefect'] %}
+{%- if servers or orchestrated %}
+{{ '' }}
+{%- endif %}
 {%- if servers %}
-
 import contextlib
+{%- endif %}
+{%- if orchestrated %}
+import json
+import os
+{%- endif %}
+{%- if servers %}
 import signal
 import socket
+{%- endif %}
+{%- if servers or scripted %}
 import subprocess
+{%- endif %}
+{%- if scripted %}
+import sys
+{%- endif %}
+{%- if servers %}
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +46,9 @@ from {{ cookiecutter.package_name }}.features.store import (
 )
 from {{ cookiecutter.package_name }}.ingestion.batch import ingest
 from {{ cookiecutter.package_name }}.pipelines.run import run_all
+{%- if orchestrated %}
+from {{ cookiecutter.package_name }}.registry.registry import open_registry
+{%- endif %}
 from {{ cookiecutter.package_name }}.settings import (
     ENV_PREFIX,
     Settings,
@@ -135,6 +155,53 @@ def with_challenger(service, predictor, version_offset: int = 1000) -> None:
     champion = service.models.serving()
     challenger = LoadedModel(champion.version + version_offset, predictor, {})
     service.models = Models(champion, challenger)
+{%- endif %}
+{%- if cookiecutter.orchestrator != 'none' %}
+
+
+def orchestrator_required() -> bool:
+    """Whether a missing orchestrator library fails its tests instead of skipping them."""
+    return os.environ.get("MLSD_REQUIRE_TOOLS") == "1"
+
+
+def step_environment(folder) -> dict:
+    """The settings of the steps as environment variables: small data under ``folder``."""
+    values = {"VAR_DIR": folder / "var", **{key.upper(): value for key, value in SMALL.items()}}
+    return {f"{ENV_PREFIX}{key}": str(value) for key, value in values.items()}
+
+
+def make_unbeatable(settings, version: int) -> None:
+    """Give ``version`` a metric no retrained model reaches, so the next one must not replace it."""
+    registry = open_registry(settings)
+{%- if cookiecutter.registry == 'mlflow' %}
+    info = registry.metadata(version)
+{%- else %}
+    path = registry.root / f"v{version}" / "metadata.json"
+    info = json.loads(path.read_text())
+{%- endif %}
+    metrics = info["metrics"]
+    metrics["model"] = 1e9 if metrics.get("higher_is_better", True) else -1e9
+{%- if cookiecutter.registry == 'mlflow' %}
+    registry.client.set_model_version_tag(registry.name, str(version), "metadata", json.dumps(info))
+{%- else %}
+    path.write_text(json.dumps(info))
+{%- endif %}
+{%- if scripted %}
+
+
+def run_script(script: str, env: dict, *args: str) -> dict:
+    """Run ``script`` in a fresh interpreter; return the JSON it prints after ``RESULT``."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, (done.stdout + done.stderr)[-4000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+{%- endif %}
 {%- endif %}
 {%- if servers %}
 

@@ -1,20 +1,23 @@
 """Airflow DAG: the steps of ``pipelines/run.py`` as tasks, retraining {{ cookiecutter.retraining_cadence }}.
 
 Put this file in the DAGs folder of an Airflow installation that has the project installed
-(``pip install -e '.[airflow]'``). ``build_dag`` imports Airflow, so the module imports without it.
+(``pip install -e '.[airflow]'``); Airflow loads it by path, so it imports the package by name.
+``build_dag`` imports Airflow, so the module imports without it. ``promote`` makes the new
+version the champion only when it beats the champion's metric.
 """
 
 from __future__ import annotations
 
-from .run import STEPS
+from {{ cookiecutter.package_name }}.pipelines.run import STEPS
 
 DAG_ID = "{{ cookiecutter.package_name }}_training"
 SCHEDULE = {{ 'None' if cookiecutter.retraining_cadence == 'manual' else '"@' ~ cookiecutter.retraining_cadence ~ '"' }}
+"""Airflow preset for retraining_cadence={{ cookiecutter.retraining_cadence }} (None: triggered by hand)."""
 
 
 def run_step(name: str) -> dict:
     """Run one pipeline step with the settings of the worker's environment."""
-    from ..settings import load_settings
+    from {{ cookiecutter.package_name }}.settings import load_settings
 
     return STEPS[name](load_settings())
 

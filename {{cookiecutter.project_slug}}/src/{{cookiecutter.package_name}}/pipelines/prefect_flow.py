@@ -1,7 +1,7 @@
 """Prefect flow: the steps of ``pipelines/run.py`` as tasks, retraining {{ cookiecutter.retraining_cadence }}.
 
-``python -m <package>.pipelines.prefect_flow`` serves it on its schedule;
-``build_flow`` imports Prefect, so the module imports without it.
+``python -m {{ cookiecutter.package_name }}.pipelines.prefect_flow`` serves it on its schedule
+(``build_deployment``); ``build_flow`` imports Prefect, so the module imports without it.
 """
 
 from __future__ import annotations
@@ -31,12 +31,16 @@ def build_flow():
     return training_flow
 
 
+def build_deployment(flow=None):
+    """Return the flow's deployment, scheduled by ``CRON`` (no schedule when manual)."""
+    flow = flow or build_flow()
+    return flow.to_deployment(name="{{ cookiecutter.project_slug }}", cron=CRON or None)
+
+
 if __name__ == "__main__":
-    flow = build_flow()
     if CRON:
-        flow.serve(
-            name="{{ cookiecutter.project_slug }}",
-            cron=CRON,
-        )
+        from prefect import serve
+
+        serve(build_deployment())
     else:
-        print(flow())
+        print(build_flow()())

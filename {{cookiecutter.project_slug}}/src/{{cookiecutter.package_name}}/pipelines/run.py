@@ -64,18 +64,26 @@ def step_train(settings: Settings) -> dict:
     return {"version": version, "metrics": bundle["metrics"], "rows": bundle["rows"]}
 
 
+def beats(candidate: dict, champion: dict | None) -> bool:
+    """Whether ``candidate``'s metrics beat ``champion``'s on the same metric (no champion: yes)."""
+    if champion is None or champion.get("metric") != candidate.get("metric"):
+        return True
+    if candidate.get("higher_is_better", True):
+        return candidate["model"] > champion["model"]
+    return candidate["model"] < champion["model"]
+
+
 def step_promote(settings: Settings) -> dict:
-    """Promote the challenger when it beats its baseline; keep the champion otherwise."""
+    """Promote the challenger when it beats its baseline and the champion; else keep both."""
     registry = open_registry(settings)
-    challenger = registry.alias("challenger")
+    challenger, champion = registry.alias("challenger"), registry.alias("champion")
     if challenger is None:
-        return {"promoted": None, "champion": registry.alias("champion")}
-    if not registry.metadata(challenger)["metrics"].get("beats_baseline", False):
-        return {
-            "promoted": None,
-            "champion": registry.alias("champion"),
-            "reason": "below baseline",
-        }
+        return {"promoted": None, "champion": champion}
+    metrics = registry.metadata(challenger)["metrics"]
+    if not metrics.get("beats_baseline", False):
+        return {"promoted": None, "champion": champion, "reason": "below baseline"}
+    if champion is not None and not beats(metrics, registry.metadata(champion)["metrics"]):
+        return {"promoted": None, "champion": champion, "reason": f"not better than v{champion}"}
     return {"promoted": registry.promote(challenger), "champion": challenger}
 {%- if cookiecutter.vector_index != 'none' %}
 
