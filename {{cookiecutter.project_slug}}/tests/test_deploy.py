@@ -26,14 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 PREFIX = "{{ cookiecutter.package_name | upper }}_"
 # what the compose file demands from the shell (it refuses to start without them)
-REQUIRED_ENV = {
+REQUIRED_ENV: dict[str, str] = {}
 {%- if cookiecutter.serving != 'none' %}
-    PREFIX + "API_KEYS": "compose-check-key",  # pragma: allowlist secret
+REQUIRED_ENV[PREFIX + "API_KEYS"] = "compose-check-key"  # pragma: allowlist secret
 {%- endif %}
 {%- if cookiecutter.monitoring %}
-    "GRAFANA_ADMIN_PASSWORD": "compose-check",  # pragma: allowlist secret
+REQUIRED_ENV["GRAFANA_ADMIN_PASSWORD"] = "compose-check"  # pragma: allowlist secret
 {%- endif %}
-}
 
 
 def missing(name: str, hint: str):
