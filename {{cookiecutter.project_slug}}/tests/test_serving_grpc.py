@@ -322,3 +322,42 @@ def test_grpc_answers_only_with_the_champion_whether_the_shadow_model_blocks_or_
         channel.close()
         server.stop(grace=None)
 {%- endif %}
+
+
+def _health(channel, service: str = ""):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    request = health_pb2.HealthCheckRequest(service=service)
+    return health_pb2_grpc.HealthStub(channel).Check(request, timeout=10).status
+
+
+def test_grpc_health_checks_need_no_api_key_and_report_the_loaded_model(secured):
+    grpc, messages, _, channel = secured
+    from grpc_health.v1 import health_pb2
+
+    predictor = messages.DESCRIPTOR.services_by_name["Predictor"].full_name
+    assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
+    assert _health(channel, predictor) == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.RpcError) as unknown:
+        _health(channel, "no.such.Service")
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_grpc_health_reports_not_serving_until_a_champion_is_loaded(loop, tmp_path):
+    grpc = pytest.importorskip("grpc")
+    from grpc_health.v1 import health_pb2
+
+    from {{ cookiecutter.package_name }}.serving import grpc_server
+
+    settings, _ = loop
+    empty = with_tokens(settings, auth_required=False).model_copy(update={"var_dir": tmp_path})
+    server, port = grpc_server.create_server(empty, port=0)
+    channel = grpc.insecure_channel(f"{settings.serve_host}:{port}")
+    try:
+        messages, _ = grpc_server.load_protos(settings)
+        predictor = messages.DESCRIPTOR.services_by_name["Predictor"].full_name
+        assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        assert _health(channel, predictor) == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        channel.close()
+        server.stop(grace=None)

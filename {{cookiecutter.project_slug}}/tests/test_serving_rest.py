@@ -500,7 +500,7 @@ def test_local_config_opens_predictions_and_production_closes_them():
     ("overrides", "message"),
     [
         ({"api_keys": ""}, "API_KEYS"),
-        ({"api_keys": "short"}, "shorter than"),
+        ({"api_keys": "short"}, "shorter than"),  # pragma: allowlist secret
         ({"admin_token": API_KEY}, "admin_token is also in api_keys"),
     ],
 )

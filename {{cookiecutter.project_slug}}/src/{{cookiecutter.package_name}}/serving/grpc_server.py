@@ -302,11 +302,33 @@ async def start(
     )
     server.add_registered_method_handlers(service, handlers)
     server.add_registered_method_handlers(admin, admin_handlers)
+    add_health(server, core, service)
     bound = server.add_insecure_port(
         f"{settings.serve_host}:{settings.grpc_port if port is None else port}"
     )
     await server.start()
     return server, bound
+
+
+def add_health(server, core: PredictionService, service: str) -> None:
+    """Serve grpc.health.v1 (what Kubernetes' ``grpc:`` probes call), without an API key.
+
+    The server itself (service ``""``) is SERVING while it answers; ``service`` (the
+    Predictor) is SERVING once a champion model is loaded, NOT_SERVING before.
+    """
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    class Health(health_pb2_grpc.HealthServicer):
+        async def Check(self, request, context):
+            if request.service not in ("", service):
+                unknown = f"unknown service {request.service!r}"
+                await context.abort(grpc.StatusCode.NOT_FOUND, unknown)
+            up = request.service == "" or core.ready
+            answer = health_pb2.HealthCheckResponse
+            return answer(status=answer.SERVING if up else answer.NOT_SERVING)
+
+    health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
 
 
 def _load_models(core: PredictionService) -> None:
