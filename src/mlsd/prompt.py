@@ -189,19 +189,23 @@ CUES = {
         (r"\bsponsored \w+|display advertising|promoted \w+|(?:chance|probability|likel\w*) (?:\w+ ){0,6}(?:click"
          r"|tap)\w*", 3),
         (r"cost[- ]per[- ](?:click|mille|thousand|action)|(?-i:\bCPC\b|\bCPM\b)|\bad auctions?\b", 3),
-        (r"\bauctions?\b", 1),
+        (r"\bauctions?\b", 2),
+        (r"\bpaid (?:placements?|listings?|results?|slots?|posts?|search|promotions?)|(?:revenue|cost|price) per "
+         r"(?:impression|click|thousand)|\bper[- ]impression", 3),
+        (r"\bplacements?\b|\bmarketers?\b|\bbrands?\b", 2),
     ],
     "fraud-detection": [
         (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeovers?|money laundering|\bAML\b"
          r"|promo(?:tion)? abuse|fake (?:trips|accounts|transactions|orders|bookings|reviews|claims|payments)"
-         r"|\bscam\w*|suspicious (?:transactions?|activity|payments?|logins?|orders?)|card[- ]not[- ]present"
+         r"|fake (?:[\w-]+ )?(?:reviews|ratings|likes|followers|accounts|listings|profiles)"
+         r"|(?:review|click|bot|troll) farms?|\bscam\w*|suspicious (?:transactions?|activity|payments?|logins?|orders?)|card[- ]not[- ]present"
          r"|unauthori[sz]ed (?:transactions?|charges?|payments?)|\bcollusion\b|identity theft", 3),
         (r"\btransactions?\b|\bpayments?\b|\babuse\b|\bfraudsters?\b|risk scor\w*|\bcheckouts?\b|\brefunds?\b"
          r"|\bwire transfers?\b|\banomal\w*", 2),
         (r"\bmerchants?\b|\bwallets?\b|\bbank\w*|\bcards?\b|\bblock\w*|\bdecline\w*", 1),
         (r"compromised (?:credentials|cards?|accounts?)|\bfabricat\w*|\bcounterfeit\w*|\bforg(?:ed|ery)\b|\bbogus\b"
          r"|\bstolen\b", 3),
-        (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b", 2),
+        (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b|\bsock ?puppets?\b|\bsybil\b|\bbots?\b", 2),
     ],
     "video-recommendation": [
         (r"recommend\w* (?:\w+ ){0,3}(?:videos?|clips?|movies|shows|films|series)\b|(?:video|movie|film|show) "
@@ -216,6 +220,8 @@ CUES = {
         (r"\bepisodes?\b|\bseries\b|\btv\b", 2),
         (r"because you watched|continue watching", 3),
         (r"\btitles\b", 2),
+        (r"\b(?:next|which) (?:[\w-]+ ){0,2}to (?:play|watch|stream|binge)\b", 3),
+        (r"\bcartoons?\b|\banime\b|\bdocumentar(?:y|ies)\b|\btrailers?\b|\bwatch\w*", 2),
     ],
     "personalized-news-feed": [
         (r"news ?feeds?|\b(?:home|twitter|user|social|news|activity) (?:feed|timeline)s?|\bfeed ranking"
@@ -243,6 +249,9 @@ CUES = {
          r"|someone) (?:\w+ ){0,3}(?:might|may|would) (?:want to )?(?:add|know|follow|connect|befriend)"
          r"|potential contacts", 3),
         (r"\bcontacts\b|\badd (?:as )?(?:a )?friends?\b", 2),
+        (r"\b(?:people|accounts|users|members|creators|developers|players|others|profiles|\w+ers) to (?:follow|add|connect"
+         r" with|befriend|message)\b|\b(?:classmates|colleagues|coworkers|co-workers|alumni|neighbou?rs|acquaintances)\b",
+         3),
     ],
     "search-ranking": [
         (r"search ranking|rank\w* (?:the |web |product )?(?:search )?results|search results?|search engine"
@@ -254,7 +263,8 @@ CUES = {
         (r"\brank\w*|\border(?:s|ing|ed)?\b|click logs|\bproducts\b|\bcatalog\w*|\bresults\b|\bretrieval\b", 1),
         (r"query[- ]to[- ]\w+|search (?:bar|box)", 3),
         (r"(?:hotel|flight|travel|job|product|site|app|people|property|house|car|recipe|music|local|map|restaurant"
-         r"|grocery|shop|store) search\b|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query|destination|keywords?"
+         r"|grocery|shop|store) search\b|\breturned (?:for|when|by|in response)|\bwhen (?:a|the|someone|users?|people)"
+         r" (?:\w+ )?(?:searches|types|queries|looks? up)|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query|destination|keywords?"
          r"|search terms?)", 3),
     ],
     "youtube-video-search": [
@@ -269,12 +279,12 @@ CUES = {
     ],
     "eta-prediction": [
         (r"(?-i:\bETAs?\b)|estimated (?:time of )?arrival|arrival[- ]times?|delivery (?:times?|windows?|dates?"
-         r"|estimates?)|travel times?|trip (?:durations?|times?)|how long (?:\w+ ){0,5}(?:take|arrive|deliver\w*|get"
-         r"|reach|travel)|when (?:\w+ ){0,4}(?:arrive|be delivered|reach)|time to (?:arrive|deliver\w*|pick ?up)"
+         r"|estimates?)|travel times?|trip (?:durations?|times?)|how long (?:\w+ ){0,5}(?:arrive|deliver\w*|get there"
+         r"|reach|travel|drive|ride|walk|fly)|when (?:\w+ ){0,4}(?:arrive|be delivered|reach)|time to (?:arrive|deliver\w*|pick ?up)"
          r"|pick[- ]?up times?|time of arrival|\bdrive[- ]time", 3),
         (r"\barriv\w*|\bdeliver(?:y|ies|ed)?\b|\broutes?\b|\bgps\b|\btrips?\b|\bdrivers?\b|\brides?\b|ride[- ]hailing"
          r"|\bcouriers?\b|\bparcels?\b|\bbuses\b|\btransit\b|\btrucks?\b|\bdispatch\w*", 2),
-        (r"\btraffic\b|\bdistance\b|\bminutes\b|\bmaps?\b|\bpackages?\b|\blogistics\b", 1),
+        (r"\btraffic\b|\bdistance\b|\bminutes\b|\bmaps?\b|\bpackages?\b|\blogistics\b|how long (?:\w+ ){0,5}take", 1),
         (r"(?:take|takes|taking) to (?:reach|arrive|get|be delivered)|arrival estimates?"
          r"|when (?:\w+ ){0,6}(?:will )?arrive", 3),
         (r"\bdoor(?:step)?\b|\bdrop[- ]?offs?\b|food (?:orders?|delivery)|\bfreight\b|\bshipments?\b|\bcommut\w*", 2),
@@ -640,6 +650,37 @@ class Recognition(NamedTuple):
     hits: tuple = ()  # (weight, start, end) of every cue of the chosen preset
 
 
+# A task the prompt states outright ("whether ... is", "into one of 10 reasons", "how many") that a
+# preset's model does not do counts against that preset: "whether a tweet is sarcastic" is not a feed.
+_COUNT_WORD = r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|twelve|several|many|multiple|a few)"
+TASK_STATEMENTS = [
+    (r"\bwhether\b|\b(?:probability|likelihood|odds) (?:that|of)\b|\bor not\b|\bif (?:a|an|the|this|each|every)"
+     r" [\w-]+(?: [\w-]+){0,2} (?:will|is|are|would)\b", "binary_classification"),
+    (r"\b(?:one|which) of (?:the |these |our |its )?" + _COUNT_WORD + r" |\b(?:classif|categori[sz]|sort)\w* (?:[\w-]+ )"
+     r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b",
+     "multiclass"),
+    (r"\ball (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch|carry|belong to"
+     r"|get|mention) (?:several|multiple|many)\b|\btag\w* (?:\w+ ){0,5}with (?:all|every|each)\b", "multilabel"),
+    (r"\bhow (?:many|much)\b", "regression"),
+    (r"\b(?:rank|order|sort)(?:s|ing)? (?:the |their )?(?:[\w-]+ ){1,8}?(?:by|for each|in each)\b", "ranking"),
+]  # fmt: skip
+PRESET_TASKS = {  # the stated tasks a preset's model can answer (the rest count against it); others: ranking
+    "ad-click-prediction": {"binary_classification", "ranking"},
+    "fraud-detection": {"binary_classification", "multiclass", "ranking"},
+    "harmful-content-detection": {"binary_classification", "multiclass", "multilabel", "ranking"},
+    "street-view-blurring": {"binary_classification", "multiclass", "multilabel"},
+    "eta-prediction": {"regression"},
+    "rag-assistant": set(),
+}
+CONFLICT = 3  # the score a preset loses when the prompt states a task its model does not do
+
+
+def stated_tasks(text: str) -> set[str]:
+    """Return the ML tasks the prompt states in so many words."""
+    norm = text.translate(_NORMALIZE)
+    return {task for pattern, task in TASK_STATEMENTS if re.search(pattern, norm, re.I)}
+
+
 @cache
 def _compiled_cues() -> dict[str, list[tuple[re.Pattern, int]]]:
     return {preset: [(re.compile(p, re.I), weight) for p, weight in cues] for preset, cues in CUES.items()}
@@ -653,6 +694,7 @@ def preset_scores(text: str) -> list[tuple[float, str, list[tuple[int, int, int]
     weighs more than a broad word alone.
     """
     norm = text.translate(_NORMALIZE)
+    tasks = stated_tasks(norm)
     ranking = []
     for preset, cues in _compiled_cues().items():
         hits: list[tuple[int, int, int]] = []
@@ -664,7 +706,10 @@ def preset_scores(text: str) -> list[tuple[float, str, list[tuple[int, int, int]
                     continue
                 seen.add(word)
                 hits.append((weight, m.start(), m.end()))
-        ranking.append((sum(weight for weight, _, _ in hits), preset, hits))
+        score = sum(weight for weight, _, _ in hits)
+        if hits and tasks - PRESET_TASKS.get(preset, {"ranking"}):
+            score -= CONFLICT
+        ranking.append((score, preset, hits))
     ranking.sort(key=lambda row: (-row[0], row[1]))
     return ranking
 
