@@ -101,6 +101,38 @@ def _daily(m: re.Match) -> int:
     return per_day(amount(m["num"], m["unit"]), rate.lower().removeprefix("a ").strip())
 
 
+_NOT_COUNTED = set(
+    "second minute hour day night week month quarter year time ms percent dollar euro pound cent unit step meter"
+    " kilometer mile kg gram tonne ton byte gb mb tb degree point star"
+    " categor class type department group bucket tier level segment topic genre intent team queue label kind language"
+    " species reason".split()
+)
+
+
+def _noun(m: re.Match) -> str:
+    return _singular(m["noun"]).removesuffix("-")
+
+
+def _thing_daily(m: re.Match) -> int | None:
+    """Any counted thing with a rate is an event stream ("2,500 flights a day"), unless it counts people."""
+    noun = _noun(m)
+    return None if _is_person(noun) or noun in _NOT_COUNTED or noun.startswith("categor") else _daily(m)
+
+
+def _people_daily(m: re.Match) -> int | None:
+    """People counted per day ("5 million residents open it each day") are daily active users."""
+    rate = (m.groupdict().get("per") or m.groupdict().get("adv") or "day").lower()
+    return _count(m) if _is_person(_noun(m)) and rate in ("day", "daily", "a day") else None
+
+
+def _thing_total(m: re.Match) -> int | None:
+    """A large count of things with no rate is the catalogue ("over 2 million contracts")."""
+    noun, value = _noun(m), _count(m)
+    if _is_person(noun) or noun in _NOT_COUNTED or noun.startswith("categor") or value < 1000:
+        return None
+    return value
+
+
 def _cadence(m: re.Match) -> str:
     word = m["c"].lower()
     return {"hour": "hourly", "day": "daily", "night": "daily", "nightly": "daily", "week": "weekly"}.get(
@@ -165,6 +197,12 @@ NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" 
       "events_per_day", _daily, "scale:events", neg=_KEEP, claim=True),
     R(r"{N}\s?(?P<adv>daily|hourly|weekly|monthly) (?:(?:new|ad|card|payment|user)\s)?" + _EVENTS,
       "events_per_day", _daily, "scale:events", neg=_KEEP, claim=True),
+    R(r"{N}\s?(?:(?!per\b|a\b|an\b|each\b|of\b)[a-z-]+\s){0,2}?(?P<noun>[a-z-]+s)\b(?:\s(?!per\b|a\b|an\b"
+      r"|each\b|every\b|of\b)[a-z-]+){0,3}?\s?" + _RATE, "daily_active_users", _people_daily, "scale:people-daily",
+      neg=_KEEP, claim=True),
+    R(r"{N}\s?(?:(?!per\b|a\b|an\b|each\b|of\b)[a-z-]+\s){0,2}?(?P<noun>[a-z-]+s)\b(?:\s(?!per\b|a\b|an\b"
+      r"|each\b|every\b|of\b)[a-z-]+){0,3}?\s?" + _RATE, "events_per_day", _thing_daily, "scale:things-daily",
+      neg=_KEEP, claim=True),
     R(r"{N}\s?" + _NOT_MONTHLY + _PEOPLE + r"\b", "daily_active_users", _count, "scale:people", neg=_KEEP,
       claim=True, strength=0),
     R(r"{N}\s?(?:(?!per\b|a\b|each\b|of\b)[a-z-]+\s){0,2}" + _ITEMS + r"\b",
@@ -172,6 +210,8 @@ NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" 
     R(r"(?:catalog(?:ue)?|corpus|inventory|index|library|collection|backlog|archive|database) of (?:about |around "
       r"|roughly |over |~)?{N}",
       "num_items", _count, "scale:items", neg=_KEEP, claim=True),
+    R(r"{N}\s?(?:(?!per\b|a\b|each\b|of\b)[a-z-]+\s){0,2}?(?P<noun>[a-z-]+s)\b", "num_items", _thing_total,
+      "scale:things", neg=_KEEP, claim=True, unless=r"\b(?:taxonomy|list|set|one|which|any|choice) of\s?$"),
 ]
 
 # Use-case cues: per preset, (pattern, weight). 3 names the domain on its own ("content moderation",
@@ -764,6 +804,16 @@ _GENERIC = set(
 )
 _TIME_WORDS = set("second minute hour day night week month quarter year interval slot period window time".split())
 _PERSON = set(
+    "resident citizen hiker volunteer engineer rep nurse teacher lawyer investor trader author writer artist musician"
+    " athlete child parent kid adult recruiter vendor partner contractor courier agent analyst manager tourist commuter"
+    " voter alumnus alumni classmate colleague coworker renter landlord taxpayer reviewer contributor participant"
+    " person people human individual consumer purchaser bidder caller sender recipient follower friend contact"
+    " influencer streamer broadcaster publisher teenager teen senior retiree beneficiary claimant insured subscriber"
+    " speaker attendee audience runner cyclist pilot crew staff physician clinician therapist caregiver pharmacist"
+    " farmer grower supplier seller dealer broker planner organizer organiser volunteer candidate job-seeker"
+    " jobseeker hirer employer freelancer tasker shopper learner tutor mentor coach trainee intern"
+    " member holder owner".split()
+) | set(
     "user customer member subscriber cardholder rider driver learner student patient employee merchant lead cook player"
     " reader viewer listener shopper buyer seller passenger guest client visitor agent applicant borrower tenant host"
     " advertiser gamer diner fan attendee traveler traveller creator developer doctor account holder owner homeowner"
@@ -794,6 +844,10 @@ def _singular(word: str) -> str:
     if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
         return word[:-1]
     return word
+
+
+def _is_person(word: str) -> bool:
+    return _singular(word) in _PERSON
 
 
 def _phrase(norm: str, start: int, size: int = 3) -> tuple[list[str], int]:
