@@ -509,7 +509,9 @@ _QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue
                r"|age|temperature|spend|spending|income|yield|load|usage|consumption|size|weight|distance|salary"
                r"|premium|sale price|length|turnover|profit|balance|occupancy|stock|score|grade|mark|life)s?")
 SHAPES = [
-    R(r"multi-?label|all (?:the )?(?:tags|labels|topics|categories|attributes|genres) that apply|(?:several|multiple"
+    R(r"multi-?label|all (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch"
+      r"|carry|belong to|get|mention|contain) (?:several|multiple|many)\b|\b(?:detect|find|extract|identify|list)\w*"
+      r" all (?:the )?[\w-]+s\b|(?:several|multiple"
       r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,6}with (?:multiple"
       r"|several|every|each"
       r"|all|any)", "ml_task", "multilabel", "shape:which-tags", strength=0.65, check=False),
@@ -520,7 +522,10 @@ SHAPES = [
       r"|\w+, \w+,? (?:and|or) \w+ (?:severity|priority|risk|urgency|sentiment)|auto[- ]?categori[sz]\w*"
       r"|\b[a-z]+: (?:\w+, )+\w+,? (?:and|or) \w+\b|\bwhich [a-z]+(?<!s) (?:is|does|do|should|will|would)\b"
       r"|there are (?:\d+|\w+) (?:different |possible )?[a-z]+s\b"
-      r"|which (?:category|department|class|type|team|queue|genre|topic|intent|bucket|tier)\b",
+      r"|which (?:category|department|class|type|team|queue|genre|topic|intent|bucket|tier)\b"
+      r"|\bwhich of (?:the |these |our |its )?(?:[\d,]+ |\w+ )?(?:[a-z-]+ )?[a-z-]+s (?:is|appears|does|fits|matches"
+      r"|applies|belongs|best)\b|\b(?:predict|detect|identify|determine|assign|infer|choose|pick|guess"
+      r"|recogni[sz]e)\w* (?:the|a|an|its|their) (?:[a-z-]+ )?" + _CATEGORY_NOUNS + r"\b",
       "ml_task", "multiclass", "shape:which-category", strength=0.6, check=False),
     R(r"how (?:many|much|long|soon)\b|\bforecast\w*|(?:predict|estimat|project|expect)\w* (?:the |a |an |each |every"
       r" |their |its |our |how |next |future )*(?:\w+ ){0,2}?" + _QUANTITIES + r"\b|lifetime value|(?-i:\bLTV\b)"
@@ -832,11 +837,20 @@ _VERB_NOUNS = {
     "apply": "application", "book": "booking", "drop": "dropout", "quit": "churn", "upgrade": "upgrade",
     "fail": "failure", "complete": "completion", "open": "open", "accept": "acceptance", "win": "win",
 }  # fmt: skip
+_FUNCTION_WORDS = set("of in on at for to from by with and or but as into per over under than each every".split())
+_PHRASE_END = set("all such like including some any".split())
+_PARTICLES = set("up out off away back over down".split())
+_LIGHT_VERBS = set("go goes turn become get fall stay run come end".split())
 _WORD = re.compile(r"[a-z0-9][a-z0-9-]*(?:'s)?", re.I)
+
+
+_INVARIANT = set("species series news means data media sheep fish aircraft alumni people staff".split())
 
 
 def _singular(word: str) -> str:
     word = word.lower()
+    if word in _INVARIANT:
+        return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith(("sses", "shes", "ches", "xes")):
@@ -860,7 +874,7 @@ def _phrase(norm: str, start: int, size: int = 3) -> tuple[list[str], int]:
         word = m.group().lower()
         if words and word.endswith("ed") and word not in ("red", "bed", "need", "seed", "feed", "speed"):
             break
-        if word in _STOP or word.endswith("'s"):
+        if word in _STOP or word in _PHRASE_END or word.endswith("'s"):
             if words or word not in ("a", "an", "the", "each", "every", "our", "their", "its"):
                 break
             end = m.end()
@@ -916,10 +930,31 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         )
         if question and (not m or question.start() <= m.start()) and question[2].lower() not in _NOT_VERBS:
             m = question
+        # "whether a reading is anomalous", "if an invoice is a duplicate": the state is the label
+        state = re.search(
+            r"\b(?:whether|if) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?) (?:(?:likely|going) to be )?"
+            r"(?:(?:a|an) )?([a-z-]+)\b",
+            norm,
+            re.I,
+        )
+        if state and (not m or state.start() < m.start()) and state[1].lower() not in _STOP | _NOT_VERBS:
+            word = state[1].lower()
+            return f"is_{word}", state.start(), state.end(), word
         if m and m[2].lower() not in _NOT_VERBS:
             verb = m[2].lower()
             if m[1]:
                 return f"is_{verb}", m.start(), m.end(), verb
+            # the verb's particle or complement belongs to it: "sign up", "go viral", "arrive damaged"
+            after = re.match(r" ([a-z-]+)\b", norm[m.end() :], re.I)
+            extra = after[1].lower() if after else ""
+            if extra in _PARTICLES or (
+                extra not in _STOP
+                and extra not in _NOT_VERBS
+                and (verb in _LIGHT_VERBS or (extra.endswith("ed") and len(extra) > 4))
+            ):
+                end = m.end() + len(after[0])
+                words = extra if verb in _LIGHT_VERBS else f"{verb} {extra}"
+                return f"will_{verb}_{extra}", m.start(), end, words
             return f"will_{verb}", m.start(), m.end(), _VERB_NOUNS.get(verb, verb)
         found = _after(norm, r"\b(?:predict|detect|flag|identify|spot|catch|forecast|anticipate)\w*\s", 3)
         if found:
@@ -945,7 +980,18 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         ]
         if found := _after(norm, r"\bhow long (?:(?:will|does|do|it takes?|would) )?(?:(?:a|an|the) )?", 2):
             words, start, end = found
+            words = words[-1:]  # the head noun: "a software build" takes a build duration
             return "_".join([*words, "duration"]), start, end, " ".join([*words, "duration"])
+        # "how much each user will spend", "how much will each store sell": the verb is the quantity
+        if m := re.search(
+            r"\bhow (?:much|many) (?:(?:will|would|does|do) )?(?:each|a|an|the|every|our|their|this) (?:[a-z-]+ ){1,2}?"
+            r"(?:will |would |is going to )?([a-z]+)\b",
+            norm,
+            re.I,
+        ):
+            verb = m[1].lower()
+            if verb not in _FUNCTION_WORDS and verb not in _NOT_VERBS and not verb.endswith("s"):
+                return verb, m.start(), m.end(), verb
         if m := re.search(r"\b(?:a|an|the|our|their) ((?:[a-z]+ )?[a-z]+) forecast\w*", norm, re.I):
             words = [w for w in m[1].lower().split() if w not in _STOP and w not in _GENERIC]
             if words:
@@ -960,6 +1006,10 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 return "_".join(words), start, end, " ".join(words).replace("_", " ")
         return None
     if task == "multilabel":
+        if found := _after(norm, r"\ball (?:the )?(?:relevant |applicable |possible )?", 2):
+            words, start, end = found
+            if words[-1].endswith("s"):
+                return "_".join(words), start, end, " ".join(words)
         if m := re.search(
             r"\b(?:all (?:the )?|multiple |several |many |any number of )([a-z]+) (?:that apply|per|to each|for each)"
             r"|\bwith (?:all (?:the )?|every |each |any )([a-z]+)",
@@ -971,6 +1021,25 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return noun, m.start(), m.end(), noun
         return None
     if task == "multiclass":
+        if m := re.search(
+            r"\bwhich of (?:the |these |our |its )?(?:[\d,]+ |\w+ )?((?:[a-z-]+ )?[a-z-]+s) (?:is|appears|does|fits"
+            r"|matches|applies|belongs|best)\b",
+            norm,
+            re.I,
+        ):
+            words = [w for w in m[1].lower().split() if w not in _STOP and w not in _NUMBER_WORDS]
+            if words:
+                words[-1] = _singular(words[-1])
+                return "_".join(words), m.start(1), m.end(1), " ".join(words)
+        if m := re.search(
+            r"\b(?:predict|detect|identify|determine|assign|infer|estimate|choose|pick|guess|recogni[sz]e)\w* "
+            r"(?:the|a|an|its|their) ((?:[a-z-]+ )?" + _CATEGORY_NOUNS + r")\b",
+            norm,
+            re.I,
+        ):
+            words = [w for w in m[1].lower().split() if w not in _STOP]
+            words[-1] = _singular(words[-1])
+            return "_".join(words), m.start(1), m.end(1), " ".join(words)
         if m := re.search(r"\b((?:[a-z-]+ )?[a-z-]+): (?:\w+, )+\w+,? (?:and|or) \w+\b", norm, re.I):
             words = [w for w in m[1].lower().split() if w not in _STOP]
             if words:
