@@ -875,7 +875,7 @@ def _phrase(norm: str, start: int, size: int = 3) -> tuple[list[str], int]:
         if words and word.endswith("ed") and word not in ("red", "bed", "need", "seed", "feed", "speed"):
             break
         if word in _STOP or word in _PHRASE_END or word.endswith("'s"):
-            if words or word not in ("a", "an", "the", "each", "every", "our", "their", "its"):
+            if words or (word not in ("a", "an", "the", "each", "every", "our", "their", "its") and "'" not in word):
                 break
             end = m.end()
             continue
@@ -1059,34 +1059,29 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
     return None
 
 
-def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
-    """Return user_entity / item_entity -> (value, start, end) from people nouns and the scored thing."""
+def _prompt_entities(norm: str, exclude: frozenset[str] = frozenset()) -> dict[str, tuple[str, int, int]]:
+    """Return user_entity / item_entity -> (value, start, end): the thing acted on, ranked or recommended is
+    the item; the first person noun that is not the item is the user. Words in ``exclude`` (the label's) are
+    neither."""
     found: dict[str, tuple[str, int, int]] = {}
-    for m in re.finditer(r"[a-z][a-z-]*", norm, re.I):
-        if _singular(m.group()) in _PERSON:
-            found["user_entity"] = (_singular(m.group()), m.start(), m.end())
-            break
-    item_patterns = [  # (pattern, the noun must be plural, a generic noun such as "engine" may be it)
-        (r"\b(?:does|do|is|are|will|would|should|can|whether|if|how long) (?:a|an|the|this|each|every) ", False, False),
-        (r"\b(?:a|an|the|this|each|every) (?=(?:[a-z-]+ ){1,3}?(?:will|would)\b)", False, False),
-        (r"\bmatch\w* (?:[a-z-]+ ){1,2}(?:to|with) (?:(?:open|new|the|our|relevant|available) )*", False, True),
-        (
-            r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|recommend|suggest|match"
-            r"|review"
-            r"|screen|prioriti[sz]|label|rank|detect|identify|spot|catch|find|order)\w* (?:(?:all|incoming|new|the"
-            r"|our) )*",
-            True,
-            False,
-        ),
-        (r"\b(?:each|every) ", False, True),
-        (
-            r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
-            r"|every) )?",
-            False,
-            False,
-        ),
-    ]
-    for pattern, plural, generic in item_patterns:
+    item_patterns = [  # (pattern, the noun must be plural, a generic noun may be it, a person noun may be it)
+        (r"\b(?:does|do|is|are|will|would|should|can|whether|if|how long) (?:a|an|the|this|each|every) ", False, False,
+         False),
+        (r"\b(?:a|an|the|this|each|every) (?=(?:[a-z-]+ ){1,3}?(?:will|would)\b)", False, False, False),
+        (r"\bmatch\w* (?:[a-z-]+ ){1,2}(?:to|with) (?:(?:open|new|the|our|relevant|available) )*", False, True, False),
+        # what is ranked, recommended or matched is the item, even people ("rank job candidates")
+        (r"\b(?:recommend|suggest|rank|order|sort|prioriti[sz])\w* (?:(?:all|incoming|new|the|our|other|relevant) )*",
+         True, True, True),
+        (r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|match|review|screen|label"
+         r"|detect|identify|spot|catch|find)\w* (?:(?:all|incoming|new|the|our) )*", True, False, False),
+        (r"\b(?:each|every) ", False, True, False),
+        (r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
+         r"|every) )?", False, False, False),
+        # the object of the predicted verb ("will cancel their booking"), then what the label is of or in
+        (r"\b(?:will|would) [a-z]+ (?:their|the|its|his|her|a|an) ", False, False, False),
+        (r"\b(?:of|in|for|from|to) (?:a|an|each|every) ", False, False, False),
+    ]  # fmt: skip
+    for pattern, plural, generic, person in item_patterns:
         for m in re.finditer(pattern, norm, re.I):
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
@@ -1097,7 +1092,8 @@ def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
             if (
                 noun in _TIME_WORDS
                 or noun in _STOP
-                or noun in _PERSON
+                or noun in exclude
+                or (noun in _PERSON and not person)
                 or quantity
                 or (noun in _GENERIC and not generic)
             ):
@@ -1105,6 +1101,12 @@ def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
             found["item_entity"] = (noun, m.start(), end)
             break
         if "item_entity" in found:
+            break
+    item = found.get("item_entity", ("",))[0]
+    for m in re.finditer(r"[a-z][a-z-]*", norm, re.I):
+        noun = _singular(m.group())
+        if noun in _PERSON and noun != item and noun not in exclude:
+            found["user_entity"] = (noun, m.start(), m.end())
             break
     return found
 
@@ -1138,11 +1140,12 @@ def subject(text: str, task: str) -> list[Inference]:
     """Return label, entity and project-name inferences for a custom design of ``task``."""
     norm = text.translate(_NORMALIZE)
     out: list[Inference] = []
-    entities = _prompt_entities(norm)
+    label = _label(norm, task)
+    exclude = frozenset(_singular(w) for w in label[0].split("_")) if label and task == "multilabel" else frozenset()
+    entities = _prompt_entities(norm, exclude)
     for key, (value, start, end) in entities.items():
         if value not in ("user", "item") and _identifier([value]):
             out.append(Inference(key, value, text[start:end], f"subject:{key}"))
-    label = _label(norm, task)
     taken = {inf.value for inf in out}
     if label and (name := _identifier([label[0]])) and name not in taken:
         out.append(Inference("label", name, text[label[1] : label[2]], "subject:label"))
