@@ -1059,10 +1059,12 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
     return None
 
 
-def _prompt_entities(norm: str, exclude: frozenset[str] = frozenset()) -> dict[str, tuple[str, int, int]]:
+def _prompt_entities(
+    norm: str, exclude: frozenset[str] = frozenset(), after: int | None = None
+) -> dict[str, tuple[str, int, int]]:
     """Return user_entity / item_entity -> (value, start, end): the thing acted on, ranked or recommended is
     the item; the first person noun that is not the item is the user. Words in ``exclude`` (the label's) are
-    neither."""
+    neither. ``after``: where the label was read; a noun the label is "of" or "in" after it is the item."""
     found: dict[str, tuple[str, int, int]] = {}
     item_patterns = [  # (pattern, the noun must be plural, a generic noun may be it, a person noun may be it)
         (r"\b(?:does|do|is|are|will|would|should|can|whether|if|how long) (?:a|an|the|this|each|every) ", False, False,
@@ -1079,8 +1081,9 @@ def _prompt_entities(norm: str, exclude: frozenset[str] = frozenset()) -> dict[s
          r"|every) )?", False, False, False),
         # the object of the predicted verb ("will cancel their booking"), then what the label is of or in
         (r"\b(?:will|would) [a-z]+ (?:their|the|its|his|her|a|an) ", False, False, False),
-        (r"\b(?:of|in|for|from|to) (?:a|an|each|every) ", False, False, False),
     ]  # fmt: skip
+    if after is not None:
+        item_patterns.append((r"(?<=.{%d})\b(?:of|in|for|to) (?:a|an|each|every) " % after, False, False, False))
     for pattern, plural, generic, person in item_patterns:
         for m in re.finditer(pattern, norm, re.I):
             words, end = _phrase(norm, m.end(), 3)
@@ -1142,7 +1145,7 @@ def subject(text: str, task: str) -> list[Inference]:
     out: list[Inference] = []
     label = _label(norm, task)
     exclude = frozenset(_singular(w) for w in label[0].split("_")) if label and task == "multilabel" else frozenset()
-    entities = _prompt_entities(norm, exclude)
+    entities = _prompt_entities(norm, exclude, label[1] if label else None)
     for key, (value, start, end) in entities.items():
         if value not in ("user", "item") and _identifier([value]):
             out.append(Inference(key, value, text[start:end], f"subject:{key}"))
