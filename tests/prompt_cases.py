@@ -17,13 +17,14 @@ from pathlib import Path
 LABELLED = Path(__file__).parent / "prompts" / "labelled.jsonl"
 DEV = Path(__file__).parent / "prompts" / "dev.jsonl"  # written while tuning: not a held-out estimate
 DEV2 = Path(__file__).parent / "prompts" / "dev2.jsonl"  # a fresh batch, written before the generalisation work
-DEV_SPLITS = {"dev": DEV, "dev2": DEV2}
+DEV3 = Path(__file__).parent / "prompts" / "dev3.jsonl"  # another fresh batch, written after the first round
+DEV_SPLITS = {"dev": DEV, "dev2": DEV2, "dev3": DEV3}
 SEED = 20261203
 META = ("id", "split", "prompt")
 
 
 def load(split: str | None = None) -> list[dict]:
-    """Return the labelled prompts, all of them or one split (tune, test, or dev / dev2: extra tuning prompts)."""
+    """Return the labelled prompts, all of them or one split (tune, test, or dev / dev2 / dev3: extra tuning prompts)."""
     path = DEV_SPLITS.get(split or "", LABELLED)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if split in DEV_SPLITS:
