@@ -125,6 +125,10 @@ def _people_daily(m: re.Match) -> int | None:
     return _count(m) if _is_person(_noun(m)) and rate in ("day", "daily", "a day") else None
 
 
+def _people_total(m: re.Match) -> int | None:
+    return _count(m) if _is_person(_noun(m)) else None
+
+
 def _thing_total(m: re.Match) -> int | None:
     """A large count of things with no rate is the catalogue ("over 2 million contracts")."""
     noun, value = _noun(m), _count(m)
@@ -205,6 +209,8 @@ NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" 
       neg=_KEEP, claim=True),
     R(r"{N}\s?" + _NOT_MONTHLY + _PEOPLE + r"\b", "daily_active_users", _count, "scale:people", neg=_KEEP,
       claim=True, strength=0),
+    R(r"{N}\s?" + _NOT_MONTHLY + r"(?P<noun>[a-z-]+s)\b", "daily_active_users", _people_total, "scale:people",
+      neg=_KEEP, claim=True, strength=0),
     R(r"{N}\s?(?:(?!per\b|a\b|each\b|of\b)[a-z-]+\s){0,2}" + _ITEMS + r"\b",
       "num_items", _count, "scale:items", neg=_KEEP, claim=True),
     R(r"(?:catalog(?:ue)?|corpus|inventory|index|library|collection|backlog|archive|database) of (?:about |around "
@@ -837,6 +843,7 @@ _VERB_NOUNS = {
     "apply": "application", "book": "booking", "drop": "dropout", "quit": "churn", "upgrade": "upgrade",
     "fail": "failure", "complete": "completion", "open": "open", "accept": "acceptance", "win": "win",
 }  # fmt: skip
+_NOT_IN_LABEL = set("next future total expected hourly daily weekly monthly quarterly yearly annual nightly".split())
 _FUNCTION_WORDS = set("of in on at for to from by with and or but as into per over under than each every".split())
 _PHRASE_END = set("all such like including some any".split())
 _PARTICLES = set("up out off away back over down".split())
@@ -980,6 +987,9 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         ]
         if found := _after(norm, r"\bhow long (?:(?:will|does|do|it takes?|would) )?(?:(?:a|an|the) )?", 2):
             words, start, end = found
+            inverted = re.match(r"\bhow long (?:will|does|do|would)\b", norm[start:], re.I)
+            if inverted and len(words) > 1 and re.match(r"\s*[?!.,;:]", norm[end:]):
+                words = words[:-1]  # "how long will each surgery last?": the last word is the verb
             words = words[-1:]  # the head noun: "a software build" takes a build duration
             return "_".join([*words, "duration"]), start, end, " ".join([*words, "duration"])
         # "how much each user will spend", "how much will each store sell": the verb is the quantity
@@ -1002,13 +1012,15 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 if prefix:
                     words = [prefix.rstrip("_"), *words]
                 else:
-                    words = [w for w in words if w not in ("next", "future", "total", "expected")] or words
+                    words = [w for w in words if w not in _NOT_IN_LABEL] or words
                 return "_".join(words), start, end, " ".join(words).replace("_", " ")
         return None
     if task == "multilabel":
         if found := _after(norm, r"\ball (?:the )?(?:relevant |applicable |possible )?", 2):
             words, start, end = found
-            if words[-1].endswith("s"):
+            plural = [i for i, w in enumerate(words) if w.endswith("s")]
+            if plural:
+                words = words[: plural[-1] + 1]
                 return "_".join(words), start, end, " ".join(words)
         if m := re.search(
             r"\b(?:all (?:the )?|multiple |several |many |any number of )([a-z]+) (?:that apply|per|to each|for each)"
@@ -1040,13 +1052,15 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             words = [w for w in m[1].lower().split() if w not in _STOP]
             words[-1] = _singular(words[-1])
             return "_".join(words), m.start(1), m.end(1), " ".join(words)
-        if m := re.search(r"\b((?:[a-z-]+ )?[a-z-]+): (?:\w+, )+\w+,? (?:and|or) \w+\b", norm, re.I):
+        which = re.search(r"\bwhich ([a-z]+)(?<!s) (?:is|does|do|should|will|would)\b", norm, re.I)
+        m = re.search(r"\b((?:[a-z-]+ )?[a-z-]+): (?:\w+, )+\w+,? (?:and|or) \w+\b", norm, re.I)
+        if which and (not m or which.start() < m.start()):  # the question asked first names the label
+            return which[1].lower(), which.start(), which.end(), which[1].lower()
+        if m:
             words = [w for w in m[1].lower().split() if w not in _STOP]
             if words:
                 words[-1] = _singular(words[-1])
                 return "_".join(words), m.start(1), m.end(1), " ".join(words)
-        if m := re.search(r"\bwhich ([a-z]+)(?<!s) (?:is|does|do|should|will|would)\b", norm, re.I):
-            return m[1].lower(), m.start(), m.end(), m[1].lower()
         if m := re.search(r"\b(?:\w+, )+\w+,? (?:and|or) \w+ ([a-z]+)", norm, re.I):
             noun = _singular(m[1])
             if noun not in _STOP:
@@ -1076,6 +1090,7 @@ def _prompt_entities(
          True, True, True),
         (r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|match|review|screen|label"
          r"|detect|identify|spot|catch|find)\w* (?:(?:all|incoming|new|the|our) )*", True, False, False),
+        (r"\b(?:each|every|all) of (?:our|the|their|its|these|those) (?:[\d,.]+[kmb]? )?", True, True, False),
         (r"\b(?:each|every) ", False, True, False),
         (r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
          r"|every) )?", False, False, False),
@@ -1088,6 +1103,10 @@ def _prompt_entities(
         for m in re.finditer(pattern, norm, re.I):
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
+            if len(words) > 1 and re.match(r"(?:will|would|does|do|did|should|can) ", m.group(), re.I) and (
+                re.match(r"\s*[?!.,;:]", norm[end:])
+            ):
+                words = words[:-1]  # "will each surgery last?": the last word is the verb
             if not words or (plural and not words[-1].endswith("s")):
                 continue
             noun = _singular(words[-1])
@@ -1106,6 +1125,17 @@ def _prompt_entities(
         if "item_entity" in found:
             break
     item = found.get("item_entity", ("",))[0]
+    # whoever things are recommended or shown to is the user ("recommend papers to researchers")
+    if m := re.search(
+        r"\b(?:recommend|suggest|show|offer|surface)\w* (?:[\w-]+ ){1,4}?to (?:(?:the|our|each|every|their) )?"
+        r"(?:[a-z-]+ )?([a-z-]+s)\b",
+        norm,
+        re.I,
+    ):
+        noun = _singular(m[1])
+        if noun != item and noun not in exclude and noun not in _STOP and noun not in _TIME_WORDS:
+            found["user_entity"] = (noun, m.start(1), m.end(1))
+            return found
     for m in re.finditer(r"[a-z][a-z-]*", norm, re.I):
         noun = _singular(m.group())
         if noun in _PERSON and noun != item and noun not in exclude:
