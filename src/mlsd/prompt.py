@@ -238,7 +238,10 @@ CUES = {
         (r"\bauctions?\b", 2),
         (r"\bpaid (?:placements?|listings?|results?|slots?|posts?|search|promotions?)|(?:revenue|cost|price) per "
          r"(?:impression|click|thousand)|\bper[- ]impression", 3),
-        (r"\bplacements?\b|\bmarketers?\b|\bbrands?\b", 2),
+        (r"\bplacements?\b|\bmarketers?\b|\bbrands?\b|\bbanners?\b|\bpromotions?\b", 2),
+        (r"\bclick[- ]?(?:probabilit\w*|rates?|likelihood|predictions?)|\bp-?CTR\b|\bwhich (?:\w+ )?ads\b"
+         r"|\bads? (?:to show|shown|displayed)", 3),
+        (r"\b(?:text|search|display|video|native|mobile|in-app|social) ads?\b", 3),
     ],
     "fraud-detection": [
         (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeovers?|money laundering|\bAML\b"
@@ -252,6 +255,8 @@ CUES = {
         (r"compromised (?:credentials|cards?|accounts?)|\bfabricat\w*|\bcounterfeit\w*|\bforg(?:ed|ery)\b|\bbogus\b"
          r"|\bstolen\b", 3),
         (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b|\bsock ?puppets?\b|\bsybil\b|\bbots?\b", 2),
+        (r"\bexaggerat\w*|\bstaged\b|\binflated\b|\bimpersonat\w*|\bphishing\b", 2),
+        (r"money mules?|\bmule accounts?|stripe radar|\bfraudulent\b|\bsynthetic identit\w*", 3),
     ],
     "video-recommendation": [
         (r"recommend\w* (?:\w+ ){0,3}(?:videos?|clips?|movies|shows|films|series)\b|(?:video|movie|film|show) "
@@ -267,7 +272,8 @@ CUES = {
         (r"because you watched|continue watching", 3),
         (r"\btitles\b", 2),
         (r"\b(?:next|which) (?:[\w-]+ ){0,2}to (?:play|watch|stream|binge)\b", 3),
-        (r"\bcartoons?\b|\banime\b|\bdocumentar(?:y|ies)\b|\btrailers?\b|\bwatch\w*", 2),
+        (r"\bcartoons?\b|\banime\b|\bdocumentar(?:y|ies)\b|\btrailers?\b|\bwatch\w*|\bmoviegoers?\b|\bcinemas?\b"
+         r"|\bsitcoms?\b", 2),
     ],
     "personalized-news-feed": [
         (r"news ?feeds?|\b(?:home|twitter|user|social|news|activity) (?:feed|timeline)s?|\bfeed ranking"
@@ -276,9 +282,12 @@ CUES = {
          r"|accounts|pages)", 3),
         (r"\bfeeds?\b|\bposts\b|\bstories\b|\bupdates\b|\barticles\b|news aggregator|\bengagement\b", 2),
         (r"\bsocial\b|\bfriends\b|\blikes\b|\bcomments\b|\bshares\b|\bgroups\b|\bfollow\w*", 1),
-        (r"(?:order|rank)\w* (?:of )?(?:the )?(?:\w+ )?(?:posts|stories|updates|tweets)|status updates|\btweets?\b"
+        (r"(?:order|rank)\w* (?:of )?(?:the )?(?:\w+ )?(?:posts|stories|updates|tweets)|status updates"
          r"|home screen", 3),
-        (r"(?:order|rank)\w* (?:the )?(?:\w+ )?(?:threads|posts|stories|updates|tweets|timeline|feed)|front page", 3),
+        (r"\btweets?\b", 2),
+        (r"(?:order|rank)\w* (?:of )?(?:the )?(?:\w+ )?(?:threads|posts|stories|updates|tweets|timeline|feed|articles)"
+         r"|front page", 3),
+        (r"\bnews (?:app|site|website|aggregator|reader|portal)s?\b|\bheadlines\b", 2),
         (r"\btimelines?\b", 2),
         (r"\bthreads?\b|\bforums?\b|\bsubreddits?\b", 2),
     ],
@@ -295,6 +304,8 @@ CUES = {
          r"|someone) (?:\w+ ){0,3}(?:might|may|would) (?:want to )?(?:add|know|follow|connect|befriend)"
          r"|potential contacts", 3),
         (r"\bcontacts\b|\badd (?:as )?(?:a )?friends?\b", 2),
+        (r"\b(?:suggest|recommend)\w* (?:(?:new|potential|other|relevant|interesting|more|likely) )*(?:followers|creators"
+         r"|people|friends|users|accounts|members|connections|contacts|players|colleagues|peers|mentors)\b", 3),
         (r"\b(?:people|accounts|users|members|creators|developers|players|others|profiles|\w+ers) to (?:follow|add|connect"
          r" with|befriend|message)\b|\b(?:classmates|colleagues|coworkers|co-workers|alumni|neighbou?rs|acquaintances)\b",
          3),
@@ -307,7 +318,9 @@ CUES = {
          r"(?:text |search |user )?query|relevance ranking|learning[- ]to[- ]rank", 3),
         (r"\bsearch(?:es|ing|ed)?\b|\bquer(?:y|ies)\b|\bkeywords?\b|\brelevan\w*", 2),
         (r"\brank\w*|\border(?:s|ing|ed)?\b|click logs|\bproducts\b|\bcatalog\w*|\bresults\b|\bretrieval\b", 1),
-        (r"query[- ]to[- ]\w+|search (?:bar|box)", 3),
+        (r"query[- ]to[- ]\w+|search (?:bar|box)|(?:enterprise|document|code|intranet|catalog(?:ue)?) search"
+         r"|results? ranking|ranking (?:of )?(?:the )?(?:search )?results", 3),
+        (r"\bauto-?complet\w*|\btypeahead\b|query suggestions?|spell(?:ing)? correction|query understanding", 2),
         (r"(?:hotel|flight|travel|job|product|site|app|people|property|house|car|recipe|music|local|map|restaurant"
          r"|grocery|shop|store) search\b|\breturned (?:for|when|by|in response)|\bwhen (?:a|the|someone|users?|people)"
          r" (?:\w+ )?(?:searches|types|queries|looks? up)|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query|destination|keywords?"
@@ -318,7 +331,8 @@ CUES = {
          r"|text[- ]to[- ]video|(?:videos?|clips?) (?:for|matching) (?:a |the )?(?:text |search )?quer(?:y|ies)"
          r"|find (?:\w+ ){0,2}(?:videos?|clips?) by (?:describing|keywords?|text|words)|(?:rank|order)\w* "
          r"(?:the )?videos? (?:for|to)", 3),
-        (r"\bvideos?\b|\bclips?\b|\bfootage\b|\blectures?\b", 2),
+        (r"\bvideos?\b|\bclips?\b|\bfootage\b|\blectures?\b|\byoutube\b", 2),
+        (r"\byoutube(?:'s)? search|search (?:on |in )?youtube", 3),
         (r"\bsearch\w*|\bquer(?:y|ies)\b|describ\w*", 2),
         (r"video titles|\btranscripts?\b|(?:matching|relevant) (?:\w+ )?(?:videos|clips)|video results|(?:videos?"
          r"|clips?) by (?:keywords?|text|description)|type (?:a |in a )?(?:description|query|text)|search terms", 3),
@@ -336,6 +350,9 @@ CUES = {
         (r"\bdoor(?:step)?\b|\bdrop[- ]?offs?\b|food (?:orders?|delivery)|\bfreight\b|\bshipments?\b|\bcommut\w*", 2),
         (r"(?:days|hours|minutes) until (?:\w+ ){0,4}(?:delivered|arrives?|ready|shipped)|(?:is|be|get) delivered", 3),
         (r"\b(?:cost|costs|price|prices|fee|fees|revenue|demand|spend)\b", -3),
+        (r"\b(?:minutes|hours|days|time|long) (?:until|before|till) (?:\w+ ){0,4}(?:reach\w*|arriv\w*|deliver\w*|ready"
+         r"|shipped|pick\w* up|gets? (?:there|to|home))", 3),
+        (r"\btaxis?\b|\bcabs?\b|\brideshare\b|\bpassengers?\b", 2),
     ],
     "similar-listings": [
         (r"similar (?:listings?|homes|rentals|properties|hotels|apartments|vehicles|cars|places|stays|houses)"
@@ -350,6 +367,8 @@ CUES = {
         (r"(?:other|similar|more) (?:cabins|homes|listings|properties|apartments|hotels|rooms|villas|houses|stays"
          r"|lodges)", 3),
         (r"\bcabins?\b|\bvillas?\b|\blodges?\b|next to it|alongside", 2),
+        (r"similar (?:products|items)|more like this|related (?:products|items|listings)|(?:customers|people|users)"
+         r" (?:who )?(?:also )?viewed", 3),
         (r"\bsearch\w*|\bquer(?:y|ies)\b", -1),
     ],
     "event-recommendation": [
@@ -395,7 +414,8 @@ CUES = {
         (r"\bsimilar\w*|nearest[- ]neighbou?rs?|\bembed\w*", 1),
         (r"\bresembl\w*|look(?:s)? the same|\bfurniture\b|\bfashion\b", 2),
         (r"in (?:a |the |their |an? )?(?:\w+'s )?(?:photo|picture|image)\b", 3),
-        (r"\boutfits?\b|\bstyle\b", 2),
+        (r"\boutfits?\b|\bstyle\b|\blens\b", 2),
+        (r"google lens|\bstylesnap\b|bing visual", 3),
     ],
     "street-view-blurring": [
         (r"\bblur\w*|licen[cs]e plates?|\bplates\b|street ?view|\bpixelat\w*|anonymi[sz]\w* (?:\w+ ){0,2}(?:faces"
