@@ -241,7 +241,7 @@ CUES = {
         (r"\bplacements?\b|\bmarketers?\b|\bbrands?\b|\bbanners?\b|\bpromotions?\b", 2),
         (r"\bclick[- ]?(?:probabilit\w*|rates?|likelihood|predictions?)|\bp-?CTR\b|\bwhich (?:\w+ )?ads\b"
          r"|\bads? (?:to show|shown|displayed)", 3),
-        (r"\b(?:text|search|display|video|native|mobile|in-app|social) ads?\b", 3),
+        (r"\b(?:text|search|display|video|native|mobile|in-app|social) ads?\b|app[- ]installs?|cost[- ]per[- ]install", 3),
     ],
     "fraud-detection": [
         (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeovers?|money laundering|\bAML\b"
@@ -256,7 +256,11 @@ CUES = {
          r"|\bstolen\b", 3),
         (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b|\bsock ?puppets?\b|\bsybil\b|\bbots?\b", 2),
         (r"\bexaggerat\w*|\bstaged\b|\binflated\b|\bimpersonat\w*|\bphishing\b", 2),
-        (r"money mules?|\bmule accounts?|stripe radar|\bfraudulent\b|\bsynthetic identit\w*", 3),
+        (r"money mules?|\bmule accounts?|stripe radar|\bfraudulent\b|\bsynthetic identit\w*|(?:referral|bonus|coupon"
+         r"|promo\w*|refund|return) abuse|abus\w* (?:\w+ ){0,2}(?:referral|bonus|coupon|promo)\w*|multiple accounts"
+         r"|multi-?accounting|card authori[sz]ations?|suspicious (?:\w+ )?(?:claims?|accounts?|behaviou?r|sign-?ups?"
+         r"|transfers?)", 3),
+        (r"\bsuspicious\b|\bbilling\b|\binsurers?\b", 1),
     ],
     "video-recommendation": [
         (r"recommend\w* (?:\w+ ){0,3}(?:videos?|clips?|movies|shows|films|series)\b|(?:video|movie|film|show) "
@@ -278,7 +282,7 @@ CUES = {
     "personalized-news-feed": [
         (r"news ?feeds?|\b(?:home|twitter|user|social|news|activity) (?:feed|timeline)s?|\bfeed ranking"
          r"|rank(?:s|ing)? (?:the |a |their |our )?(?:news ?|home |social )?feed|(?:feed|scroll) of posts"
-         r"|(?:sees?|see|shown?) first|\bscroll\w* (?:a |the |their )?feed|posts? from (?:friends|groups|people"
+         r"|(?:sees?|see|shown?|appears?|show up) first|\bscroll\w* (?:a |the |their )?feed|posts? from (?:friends|groups|people"
          r"|accounts|pages)", 3),
         (r"\bfeeds?\b|\bposts\b|\bstories\b|\bupdates\b|\barticles\b|news aggregator|\bengagement\b", 2),
         (r"\bsocial\b|\bfriends\b|\blikes\b|\bcomments\b|\bshares\b|\bgroups\b|\bfollow\w*", 1),
@@ -302,10 +306,12 @@ CUES = {
         (r"\bmembers\b|\bnetwork\b|\bprofiles?\b", 1),
         (r"grow (?:your|their) network|new connections|(?:people|players|users|members"
          r"|someone) (?:\w+ ){0,3}(?:might|may|would) (?:want to )?(?:add|know|follow|connect|befriend)"
-         r"|potential contacts", 3),
+         r"|potential contacts|become (?:friends|connected|connections)|pairs of (?:users|people|members)"
+         r"|link prediction", 3),
         (r"\bcontacts\b|\badd (?:as )?(?:a )?friends?\b", 2),
-        (r"\b(?:suggest|recommend)\w* (?:(?:new|potential|other|relevant|interesting|more|likely) )*(?:followers|creators"
-         r"|people|friends|users|accounts|members|connections|contacts|players|colleagues|peers|mentors)\b", 3),
+        (r"\b(?:suggest|recommend)\w* (?:(?:new|potential|other|relevant|interesting|more|likely) )*(?:[\w-]+ )?"
+         r"(?:followers|creators|people|friends|users|accounts|members|connections|contacts|players|colleagues|peers"
+         r"|mentors|partners)\b", 3),
         (r"\b(?:people|accounts|users|members|creators|developers|players|others|profiles|\w+ers) to (?:follow|add|connect"
          r" with|befriend|message)\b|\b(?:classmates|colleagues|coworkers|co-workers|alumni|neighbou?rs|acquaintances)\b",
          3),
@@ -332,7 +338,9 @@ CUES = {
          r"|find (?:\w+ ){0,2}(?:videos?|clips?) by (?:describing|keywords?|text|words)|(?:rank|order)\w* "
          r"(?:the )?videos? (?:for|to)", 3),
         (r"\bvideos?\b|\bclips?\b|\bfootage\b|\blectures?\b|\byoutube\b", 2),
-        (r"\byoutube(?:'s)? search|search (?:on |in )?youtube", 3),
+        (r"\byoutube(?:'s)? search|search (?:on |in )?youtube|(?:videos?|clips?) by what|what is (?:said|spoken)"
+         r"|spoken words?", 3),
+        (r"\bspeech\b|\bspoken\b", 2),
         (r"\bsearch\w*|\bquer(?:y|ies)\b|describ\w*", 2),
         (r"video titles|\btranscripts?\b|(?:matching|relevant) (?:\w+ )?(?:videos|clips)|video results|(?:videos?"
          r"|clips?) by (?:keywords?|text|description)|type (?:a |in a )?(?:description|query|text)|search terms", 3),
@@ -349,7 +357,7 @@ CUES = {
          r"|when (?:\w+ ){0,6}(?:will )?arrive", 3),
         (r"\bdoor(?:step)?\b|\bdrop[- ]?offs?\b|food (?:orders?|delivery)|\bfreight\b|\bshipments?\b|\bcommut\w*", 2),
         (r"(?:days|hours|minutes) until (?:\w+ ){0,4}(?:delivered|arrives?|ready|shipped)|(?:is|be|get) delivered", 3),
-        (r"\b(?:cost|costs|price|prices|fee|fees|revenue|demand|spend)\b", -3),
+        (r"\b(?:cost|costs|price|prices|fee|fees|revenue|demand|spend)\b|\b(?:number|count|volume) of\b", -3),
         (r"\b(?:minutes|hours|days|time|long) (?:until|before|till) (?:\w+ ){0,4}(?:reach\w*|arriv\w*|deliver\w*|ready"
          r"|shipped|pick\w* up|gets? (?:there|to|home))", 3),
         (r"\btaxis?\b|\bcabs?\b|\brideshare\b|\bpassengers?\b", 2),
@@ -401,13 +409,15 @@ CUES = {
          r"|polic(?:y|ies))", 3),
         (r"before (?:it |they )?(?:is |are )?(?:published|posted|shown|going live|goes live|go live)", 2),
         (r"\bterroris\w*|\bpropaganda\b|child (?:abuse|safety|exploitation)", 3),
+        (r"\bprofan\w*|personal attacks?|\binsult\w*|\bviolen(?:t|ce)\b|\bgore\b|\bgraphic (?:imagery|images|videos"
+         r"|photos)|\bexplicit\b|\bobscen\w*|\bvulgar\w*|\bslander\w*|\bdefamat\w*", 3),
         (r"review of (?:\w+ )?(?:videos|posts|content|images|comments|uploads)", 2),
     ],
     "visual-search": [
         (r"visual (?:search|discovery|similarity)|image (?:search|similarity|retrieval|lookup)|similar[- ]looking"
          r"|(?:similar|matching) (?:images|photos|pictures|pins|artwork)|search (?:by|with) (?:an |a |your )?(?:image"
          r"|photo|picture|camera)|image[- ]to[- ]image|reverse image|look[- ]?alikes?|look alike|visually similar"
-         r"|(?:snap|take|upload\w*) (?:a )?(?:photo|picture)|camera search|shop the look|query (?:is an |photo|image)"
+         r"|(?:snap|take|upload\w*) (?:a )?(?:photo|picture)|camera search|shop[- ]the[- ]look|query (?:is an |photo|image)"
          r"|\bpinterest\b|(?:photo|image|picture)s? (?:containing|that look)|points? the camera"
          r"|near[- ]duplicates?", 3),
         (r"\bimages?\b|\bphotos?\b|\bpictures?\b|\bcamera\b|\bpins?\b|\bvisual\w*|\bartwork\b", 2),
