@@ -897,6 +897,14 @@ def _singular(word: str) -> str:
     return word
 
 
+def _stem(word: str) -> str:
+    """Return the verb of an -ing form: failing -> fail, stopping -> stop, leaving -> leave."""
+    stem = word.lower().removesuffix("ing")
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+        return stem[:-1]
+    return stem + "e" if re.search(r"(?:[^aeiou][aeiou][vcz]|at|iz|us|rg|dg|[^aeiou]v)$", stem) else stem
+
+
 def _is_person(word: str) -> bool:
     return _singular(word) in _PERSON
 
@@ -967,6 +975,10 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         )
         if question and (not m or question.start() <= m.start()) and question[2].lower() not in _NOT_VERBS:
             m = question
+        risk = re.search(r"\b(?:at|high|the) risk of ([a-z]+ing)\b", norm, re.I)
+        if risk and (not m or risk.start() < m.start()):
+            verb = _stem(risk[1])
+            return f"will_{verb}", risk.start(), risk.end(), _VERB_NOUNS.get(verb, verb)
         # "whether a reading is anomalous", "if an invoice is a duplicate": the state is the label
         state = re.search(
             r"\b(?:whether|if) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?) (?:(?:likely|going) to be )?"
@@ -1015,6 +1027,11 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             (r"\btime (?:until|to|before) (?:(?:a|an|the) )?(?:[a-z]+'s )?", "time_to_"),
             (r"\b(?:predict|estimat|forecast|project)\w* (?:(?:the|a|an|each|their|its|our|how) )*", ""),
         ]
+        if (m := re.search(r"\bhow long (?:a|an|the|each|every|their|our) (?:[a-z-]+ ){1,2}?will ([a-z]+)\b", norm, re.I)) and (
+            m[1].lower() not in _STOP and m[1].lower() not in _FUNCTION_WORDS
+        ):
+            verb = m[1].lower()
+            return f"{verb}_duration", m.start(), m.end(), f"{verb} duration"
         if found := _after(norm, r"\bhow long (?:(?:will|does|do|it takes?|would) )?(?:(?:a|an|the) )?", 2):
             words, start, end = found
             inverted = re.match(r"\bhow long (?:will|does|do|would)\b", norm[start:], re.I)
@@ -1063,6 +1080,15 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return noun, m.start(), m.end(), noun
         return None
     if task == "multiclass":
+        if m := re.search(
+            r"\b(?:classif|predict|detect|identify|determine|recogni[sz]|infer|tag|label)\w* (?:the|its|their|each) "
+            r"([a-z-]+) of\b",
+            norm,
+            re.I,
+        ):
+            noun = _singular(m[1])
+            if noun not in _STOP and noun not in _GENERIC and not re.fullmatch(_QUANTITIES, noun):
+                return noun, m.start(1), m.end(1), noun
         if m := re.search(
             r"\bwhich of (?:the |these |our |its )?(?:[\d,]+ |\w+ )?((?:[a-z-]+ )?[a-z-]+s) (?:is|appears|does|fits"
             r"|matches|applies|belongs|best)\b",
@@ -1137,6 +1163,8 @@ def _prompt_entities(
                 re.match(r"\s*[?!.,;:]", norm[end:])
             ):
                 words = words[:-1]  # "will each surgery last?": the last word is the verb
+            if len(words) > 2 and words[-1] in _PARTICLES:
+                words = words[:-2]  # "will a passenger show up": a verb and its particle
             if not words or (plural and not words[-1].endswith("s")):
                 continue
             noun = _singular(words[-1])
@@ -1191,6 +1219,7 @@ def _project_name(subject: str, task: str, norm: str) -> str | None:
     ):
         suffix = "Forecasting"
     words = [*_title(subject).split(), suffix, "Service"]
+    words = [w for i, w in enumerate(words) if not i or _singular(w) != _singular(words[i - 1])]
     while words:
         name = " ".join(words)
         if len(re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")) <= 40:
@@ -1204,7 +1233,9 @@ def subject(text: str, task: str) -> list[Inference]:
     norm = text.translate(_NORMALIZE)
     out: list[Inference] = []
     label = _label(norm, task)
-    exclude = frozenset(_singular(w) for w in label[0].split("_")) if label and task == "multilabel" else frozenset()
+    exclude = frozenset()
+    if label and task in ("multilabel", "multiclass") or (label and label[0].startswith("is_")):
+        exclude = frozenset(_singular(w) for w in label[0].removeprefix("is_").split("_"))
     entities = _prompt_entities(norm, exclude, label[1] if label else None)
     for key, (value, start, end) in entities.items():
         if value not in ("user", "item") and _identifier([value]):
