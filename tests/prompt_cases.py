@@ -24,7 +24,7 @@ META = ("id", "split", "prompt")
 
 
 def load(split: str | None = None) -> list[dict]:
-    """Return the labelled prompts, all of them or one split (tune, test, or dev / dev2 / dev3: extra tuning prompts)."""
+    """Return the labelled prompts, all of them or one split (tune, test, or dev, dev2, dev3: the tuning extras)."""
     path = DEV_SPLITS.get(split or "", LABELLED)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if split in DEV_SPLITS:

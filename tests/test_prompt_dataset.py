@@ -74,7 +74,7 @@ def _capacity_rows(document: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
-ALL_PROMPTS = prompt_cases.load() + prompt_cases.load("dev")
+ALL_PROMPTS = prompt_cases.load() + [row for split in prompt_cases.DEV_SPLITS for row in prompt_cases.load(split)]
 
 
 @pytest.mark.parametrize("row", ALL_PROMPTS, ids=[row["id"] for row in ALL_PROMPTS])

@@ -241,13 +241,15 @@ CUES = {
         (r"\bplacements?\b|\bmarketers?\b|\bbrands?\b|\bbanners?\b|\bpromotions?\b", 2),
         (r"\bclick[- ]?(?:probabilit\w*|rates?|likelihood|predictions?)|\bp-?CTR\b|\bwhich (?:\w+ )?ads\b"
          r"|\bads? (?:to show|shown|displayed)", 3),
-        (r"\b(?:text|search|display|video|native|mobile|in-app|social) ads?\b|app[- ]installs?|cost[- ]per[- ]install", 3),
+        (r"\b(?:text|search|display|video|native|mobile|in-app|social) ads?\b|app[- ]installs?"
+         r"|cost[- ]per[- ]install", 3),
     ],
     "fraud-detection": [
         (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeovers?|money laundering|\bAML\b"
          r"|promo(?:tion)? abuse|fake (?:trips|accounts|transactions|orders|bookings|reviews|claims|payments)"
          r"|fake (?:[\w-]+ )?(?:reviews|ratings|likes|followers|accounts|listings|profiles)"
-         r"|(?:review|click|bot|troll) farms?|\bscam\w*|suspicious (?:transactions?|activity|payments?|logins?|orders?)|card[- ]not[- ]present"
+         r"|(?:review|click|bot|troll) farms?|\bscam\w*|suspicious (?:transactions?|activity|payments?|logins?"
+         r"|orders?)|card[- ]not[- ]present"
          r"|unauthori[sz]ed (?:transactions?|charges?|payments?)|\bcollusion\b|identity theft", 3),
         (r"\btransactions?\b|\bpayments?\b|\babuse\b|\bfraudsters?\b|risk scor\w*|\bcheckouts?\b|\brefunds?\b"
          r"|\bwire transfers?\b|\banomal\w*", 2),
@@ -282,7 +284,8 @@ CUES = {
     "personalized-news-feed": [
         (r"news ?feeds?|\b(?:home|twitter|user|social|news|activity) (?:feed|timeline)s?|\bfeed ranking"
          r"|rank(?:s|ing)? (?:the |a |their |our )?(?:news ?|home |social )?feed|(?:feed|scroll) of posts"
-         r"|(?:sees?|see|shown?|appears?|show up) first|\bscroll\w* (?:a |the |their )?feed|posts? from (?:friends|groups|people"
+         r"|(?:sees?|see|shown?|appears?|show up) first|\bscroll\w* (?:a |the |their )?feed|posts? from (?:friends"
+         r"|groups|people"
          r"|accounts|pages)", 3),
         (r"\bfeeds?\b|\bposts\b|\bstories\b|\bupdates\b|\barticles\b|news aggregator|\bengagement\b", 2),
         (r"\bsocial\b|\bfriends\b|\blikes\b|\bcomments\b|\bshares\b|\bgroups\b|\bfollow\w*", 1),
@@ -312,8 +315,10 @@ CUES = {
         (r"\b(?:suggest|recommend)\w* (?:(?:new|potential|other|relevant|interesting|more|likely) )*(?:[\w-]+ )?"
          r"(?:followers|creators|people|friends|users|accounts|members|connections|contacts|players|colleagues|peers"
          r"|mentors|partners)\b", 3),
-        (r"\b(?:people|accounts|users|members|creators|developers|players|others|profiles|\w+ers) to (?:follow|add|connect"
-         r" with|befriend|message)\b|\b(?:classmates|colleagues|coworkers|co-workers|alumni|neighbou?rs|acquaintances)\b",
+        (r"\b(?:people|accounts|users|members|creators|developers|players|others|profiles|\w+ers) to (?:follow|add"
+         r"|connect"
+         r" with|befriend|message)\b|\b(?:classmates|colleagues|coworkers|co-workers|alumni|neighbou?rs"
+         r"|acquaintances)\b",
          3),
     ],
     "search-ranking": [
@@ -329,7 +334,8 @@ CUES = {
         (r"\bauto-?complet\w*|\btypeahead\b|query suggestions?|spell(?:ing)? correction|query understanding", 2),
         (r"(?:hotel|flight|travel|job|product|site|app|people|property|house|car|recipe|music|local|map|restaurant"
          r"|grocery|shop|store) search\b|\breturned (?:for|when|by|in response)|\bwhen (?:a|the|someone|users?|people)"
-         r" (?:\w+ )?(?:searches|types|queries|looks? up)|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query|destination|keywords?"
+         r" (?:\w+ )?(?:searches|types|queries|looks? up)|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query"
+         r"|destination|keywords?"
          r"|search terms?)", 3),
     ],
     "youtube-video-search": [
@@ -348,7 +354,8 @@ CUES = {
     "eta-prediction": [
         (r"(?-i:\bETAs?\b)|estimated (?:time of )?arrival|arrival[- ]times?|delivery (?:times?|windows?|dates?"
          r"|estimates?)|travel times?|trip (?:durations?|times?)|how long (?:\w+ ){0,5}(?:arrive|deliver\w*|get there"
-         r"|reach|travel|drive|ride|walk|fly)|when (?:\w+ ){0,4}(?:arrive|be delivered|reach)|time to (?:arrive|deliver\w*|pick ?up)"
+         r"|reach|travel|drive|ride|walk|fly)|when (?:\w+ ){0,4}(?:arrive|be delivered|reach)|time to (?:arrive"
+         r"|deliver\w*|pick ?up)"
          r"|pick[- ]?up times?|time of arrival|\bdrive[- ]time", 3),
         (r"\barriv\w*|\bdeliver(?:y|ies|ed)?\b|\broutes?\b|\bgps\b|\btrips?\b|\bdrivers?\b|\brides?\b|ride[- ]hailing"
          r"|\bcouriers?\b|\bparcels?\b|\bbuses\b|\btransit\b|\btrucks?\b|\bdispatch\w*", 2),
@@ -417,7 +424,8 @@ CUES = {
         (r"visual (?:search|discovery|similarity)|image (?:search|similarity|retrieval|lookup)|similar[- ]looking"
          r"|(?:similar|matching) (?:images|photos|pictures|pins|artwork)|search (?:by|with) (?:an |a |your )?(?:image"
          r"|photo|picture|camera)|image[- ]to[- ]image|reverse image|look[- ]?alikes?|look alike|visually similar"
-         r"|(?:snap|take|upload\w*) (?:a )?(?:photo|picture)|camera search|shop[- ]the[- ]look|query (?:is an |photo|image)"
+         r"|(?:snap|take|upload\w*) (?:a )?(?:photo|picture)|camera search|shop[- ]the[- ]look|query (?:is an "
+         r"|photo|image)"
          r"|\bpinterest\b|(?:photo|image|picture)s? (?:containing|that look)|points? the camera"
          r"|near[- ]duplicates?", 3),
         (r"\bimages?\b|\bphotos?\b|\bpictures?\b|\bcamera\b|\bpins?\b|\bvisual\w*|\bartwork\b", 2),
@@ -737,7 +745,8 @@ _COUNT_WORD = r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|twelve|
 TASK_STATEMENTS = [
     (r"\bwhether\b|\b(?:probability|likelihood|odds) (?:that|of)\b|\bor not\b|\bif (?:a|an|the|this|each|every)"
      r" [\w-]+(?: [\w-]+){0,2} (?:will|is|are|would)\b", "binary_classification"),
-    (r"\b(?:one|which) of (?:the |these |our |its )?" + _COUNT_WORD + r" |\b(?:classif|categori[sz]|sort)\w* (?:[\w-]+ )"
+    (r"\b(?:one|which) of (?:the |these |our |its )?" + _COUNT_WORD + r" |\b(?:classif|categori[sz]"
+                                                                      r"|sort)\w* (?:[\w-]+ )"
      r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b",
      "multiclass"),
     (r"\ball (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch|carry|belong to"
@@ -981,7 +990,8 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return f"will_{verb}", risk.start(), risk.end(), _VERB_NOUNS.get(verb, verb)
         # "whether a reading is anomalous", "if an invoice is a duplicate": the state is the label
         state = re.search(
-            r"\b(?:whether|if) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?) (?:(?:likely|going) to be )?"
+            r"\b(?:whether|if) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?) (?:(?:likely"
+            r"|going) to be )?"
             r"(?:(?:a|an) )?([a-z-]+)\b",
             norm,
             re.I,
@@ -1027,9 +1037,8 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             (r"\btime (?:until|to|before) (?:(?:a|an|the) )?(?:[a-z]+'s )?", "time_to_"),
             (r"\b(?:predict|estimat|forecast|project)\w* (?:(?:the|a|an|each|their|its|our|how) )*", ""),
         ]
-        if (m := re.search(r"\bhow long (?:a|an|the|each|every|their|our) (?:[a-z-]+ ){1,2}?will ([a-z]+)\b", norm, re.I)) and (
-            m[1].lower() not in _STOP and m[1].lower() not in _FUNCTION_WORDS
-        ):
+        m = re.search(r"\bhow long (?:a|an|the|each|every|their|our) (?:[a-z-]+ ){1,2}?will ([a-z]+)\b", norm, re.I)
+        if m and m[1].lower() not in _STOP and m[1].lower() not in _FUNCTION_WORDS:
             verb = m[1].lower()
             return f"{verb}_duration", m.start(), m.end(), f"{verb} duration"
         if found := _after(norm, r"\bhow long (?:(?:will|does|do|it takes?|would) )?(?:(?:a|an|the) )?", 2):
@@ -1153,14 +1162,17 @@ def _prompt_entities(
         # the object of the predicted verb ("will cancel their booking"), then what the label is of or in
         (r"\b(?:will|would) [a-z]+ (?:their|the|its|his|her|a|an) ", False, False, False),
     ]  # fmt: skip
+    anchored = len(item_patterns)  # the patterns from here on are read from where the label was read
     if after is not None:
-        item_patterns.append((r"(?<=.{%d})\b(?:of|in|for|to) (?:a|an|each|every) " % after, False, False, False))
-    for pattern, plural, generic, person in item_patterns:
-        for m in re.finditer(pattern, norm, re.I):
+        item_patterns.append((r"\b(?:of|in|for|to) (?:a|an|each|every) ", False, False, False))
+    for index, (pattern, plural, generic, person) in enumerate(item_patterns):
+        for m in re.compile(pattern, re.I).finditer(norm, after if index >= anchored and after is not None else 0):
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
-            if len(words) > 1 and re.match(r"(?:will|would|does|do|did|should|can) ", m.group(), re.I) and (
-                re.match(r"\s*[?!.,;:]", norm[end:])
+            if (
+                len(words) > 1
+                and re.match(r"(?:will|would|does|do|did|should|can) ", m.group(), re.I)
+                and (re.match(r"\s*[?!.,;:]", norm[end:]))
             ):
                 words = words[:-1]  # "will each surgery last?": the last word is the verb
             if len(words) > 2 and words[-1] in _PARTICLES:
