@@ -3149,6 +3149,8 @@ def _prompt_entities(
         for m in re.compile(pattern, re.I).finditer(norm, after if index >= anchored and after is not None else 0):
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
+            cut = [i for i, w in enumerate(words) if i and w in ("next", "last", "this", "coming", "previous")]
+            words = words[: cut[0]] if cut else words  # "their membership next month"
             if (
                 len(words) > 1
                 and re.match(r"(?:will|would|does|do|did|should|can) ", m.group(), re.I)
