@@ -554,7 +554,8 @@ _QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue
                r"|premium|sale price|length|turnover|profit|balance|occupancy|stock|score|grade|mark|life)s?")
 SHAPES = [
     R(r"multi-?label|all (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch"
-      r"|carry|belong to|get|mention|contain) (?:several|multiple|many)\b|\b(?:detect|find|extract|identify|list)\w*"
+      r"|carry|belong to|get|mention|contain) (?:several|multiple|many)\b"
+      r"|\b(?:detect|find|extract|identify|list|predict|tag|assign)\w*"
       r" all (?:the )?[\w-]+s\b|(?:several|multiple"
       r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,6}with (?:multiple"
       r"|several|every|each"
@@ -852,7 +853,10 @@ _GENERIC = set(
     "model system service pipeline engine tool api app feature platform solution classifier predictor"
     " algorithm design stack project probability likelihood chance risk".split()
 )
-_TIME_WORDS = set("second minute hour day night week month quarter year interval slot period window time".split())
+_TIME_WORDS = set(
+    "second minute hour day night week month quarter year interval slot period window time today tomorrow tonight"
+    " yesterday weekend".split()
+)
 _PERSON = set(
     "resident citizen hiker volunteer engineer rep nurse teacher lawyer investor trader author writer artist musician"
     " athlete child parent kid adult recruiter vendor partner contractor courier agent analyst manager tourist commuter"
@@ -883,6 +887,7 @@ _VERB_NOUNS = {
     "fail": "failure", "complete": "completion", "open": "open", "accept": "acceptance", "win": "win",
 }  # fmt: skip
 _NOT_IN_LABEL = set("next future total expected hourly daily weekly monthly quarterly yearly annual nightly".split())
+_NOT_STATES = set("likely going able about also still not no the a an to be been being in on at of for by".split())
 _FUNCTION_WORDS = set("of in on at for to from by with and or but as into per over under than each every".split())
 _PHRASE_END = set("all such like including some any".split())
 _PARTICLES = set("up out off away back over down".split())
@@ -972,7 +977,8 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         if m := re.search(chance + r"([a-z]+?)(?:s|ing)? (out|up|off|away|back)\b", norm, re.I):
             return f"will_{m[1].lower()}_{m[2].lower()}", m.start(), m.end(), f"{m[1].lower()} {m[2].lower()}"
         m = re.search(
-            r"\b(?:will|would|should|(?:is|are) (?:likely|going|about) to|likely to) (?:\w+ly )?(?:(be|become|get) )?"
+            r"\b(?:will|would|should|(?:is|are) (?:likely|going|about) to|likely to"
+            r"|likely (?:it|they|he|she|\w+) (?:is|are) to) (?:\w+ly )?(?:(be|become|get) )?"
             r"([a-z-]+)",
             norm,
             re.I,
@@ -990,13 +996,13 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return f"will_{verb}", risk.start(), risk.end(), _VERB_NOUNS.get(verb, verb)
         # "whether a reading is anomalous", "if an invoice is a duplicate": the state is the label
         state = re.search(
-            r"\b(?:whether|if) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?) (?:(?:likely"
-            r"|going) to be )?"
+            r"\b(?:whether|if|where|in which) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?|gets?|got)"
+            r" (?:(?:likely|going) to be )?"
             r"(?:(?:a|an) )?([a-z-]+)\b",
             norm,
             re.I,
         )
-        if state and (not m or state.start() < m.start()) and state[1].lower() not in _STOP | _NOT_VERBS:
+        if state and (not m or state.start() < m.start()) and state[1].lower() not in _NOT_STATES:
             word = state[1].lower()
             return f"is_{word}", state.start(), state.end(), word
         if m and m[2].lower() not in _NOT_VERBS:
@@ -1015,6 +1021,21 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 words = extra if verb in _LIGHT_VERBS else f"{verb} {extra}"
                 return f"will_{verb}_{extra}", m.start(), end, words
             return f"will_{verb}", m.start(), m.end(), _VERB_NOUNS.get(verb, verb)
+        # "the probability that a driver accepts a ride": the first verb after the subject
+        chance_of = re.search(
+            r"\b(?:probability|chance|likelihood|odds|risk) (?:that|whether) (?:a|an|the|each|this|our|their) "
+            r"((?:[a-z-]+ ){1,4}?)([a-z]+s) (?:(?:a|an|the|their|its|our|his|her|to|for|on|in|within|before|after"
+            r"|with|by)\b|[a-z]+ed\b|[.,;?]|$)",
+            norm,
+            re.I,
+        )
+        if chance_of and not m:
+            verb = chance_of[2].lower()
+            if verb in ("gets", "becomes", "goes") and (after := re.match(r" ([a-z]+ed)\b", norm[chance_of.end(2) :])):
+                return f"is_{after[1].lower()}", chance_of.start(), chance_of.end(2) + len(after[0]), after[1].lower()
+            verb = verb[:-2] if verb.endswith(("shes", "ches", "sses", "xes")) else verb[:-1]
+            if verb not in _NOT_VERBS and verb not in _FUNCTION_WORDS:
+                return f"will_{verb}", chance_of.start(), chance_of.end(2), _VERB_NOUNS.get(verb, verb)
         found = _after(norm, r"\b(?:predict|detect|flag|identify|spot|catch|forecast|anticipate)\w*\s", 3)
         if found:
             words, start, end = found
@@ -1090,6 +1111,14 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         return None
     if task == "multiclass":
         if m := re.search(
+            r"\b(?:classif|categori[sz]|sort|group|split)\w* ((?:[a-z-]+ ){1,3}?)by ([a-z]+)\b", norm, re.I
+        ):
+            noun = _singular(m[2])
+            if noun in ("type", "kind", "class", "category", "group"):  # "tax documents by type": document_type
+                noun = f"{_singular(m[1].split()[-1])}_{noun}"
+            if noun not in _STOP and noun not in _NOT_STATES and not re.fullmatch(_QUANTITIES, noun):
+                return noun, m.start(2), m.end(2), noun.replace("_", " ")
+        if m := re.search(
             r"\b(?:classif|predict|detect|identify|determine|recogni[sz]|infer|tag|label)\w* (?:the|its|their|each) "
             r"([a-z-]+) of\b",
             norm,
@@ -1149,11 +1178,13 @@ def _prompt_entities(
         (r"\b(?:does|do|is|are|will|would|should|can|whether|if|how long) (?:a|an|the|this|each|every) ", False, False,
          False),
         (r"\b(?:a|an|the|this|each|every) (?=(?:[a-z-]+ ){1,3}?(?:will|would)\b)", False, False, False),
+        (r"\bwhich (?=(?:[a-z-]+ ){1,3}?(?:will|would|should|are|is|can|might|may)\b)", False, False, False),
         (r"\bmatch\w* (?:[a-z-]+ ){1,2}(?:to|with) (?:(?:open|new|the|our|relevant|available) )*", False, True, False),
         # what is ranked, recommended or matched is the item, even people ("rank job candidates")
         (r"\b(?:recommend|suggest|rank|order|sort|prioriti[sz])\w* (?:(?:all|incoming|new|the|our|other|relevant) )*",
          True, True, True),
         (r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|match|review|screen|label"
+         r"|assign|allocat|dispatch|forward"
          r"|detect|identify|spot|catch|find)\w* (?:(?:all|incoming|new|the|our) )*", True, False, False),
         (r"\b(?:each|every|all) of (?:our|the|their|its|these|those) (?:[\d,.]+[kmb]? )?", True, True, False),
         (r"\b(?:each|every) ", False, True, False),
@@ -1169,7 +1200,7 @@ def _prompt_entities(
         for m in re.compile(pattern, re.I).finditer(norm, after if index >= anchored and after is not None else 0):
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
-            cut = [i for i, w in enumerate(words) if i and w in ("next", "last", "this", "coming", "previous")]
+            cut = [i for i, w in enumerate(words) if i and (w in _NOT_IN_LABEL or w in _TIME_WORDS or w == "this")]
             words = words[: cut[0]] if cut else words  # "their membership next month"
             if (
                 len(words) > 1
@@ -1249,7 +1280,7 @@ def subject(text: str, task: str) -> list[Inference]:
     label = _label(norm, task)
     exclude = frozenset()
     if label and task in ("multilabel", "multiclass") or (label and label[0].startswith("is_")):
-        exclude = frozenset(_singular(w) for w in label[0].removeprefix("is_").split("_"))
+        exclude = frozenset({_singular(label[0].removeprefix("is_").split("_")[-1])})  # the head noun of the label
     entities = _prompt_entities(norm, exclude, label[1] if label else None)
     for key, (value, start, end) in entities.items():
         if value not in ("user", "item") and _identifier([value]):
