@@ -2238,7 +2238,7 @@ CUES = {
          r"|\bstolen\b", 3),
         (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b|\bsock ?puppets?\b|\bsybil\b|\bbots?\b", 2),
         (r"\bexaggerat\w*|\bstaged\b|\binflated\b|\bimpersonat\w*|\bphishing\b", 2),
-        (r"money mules?|\bmule accounts?|stripe radar|\bfraudulent\b|\bsynthetic identit\w*|(?:referral|bonus|coupon"
+        (r"money mules?|\bmule accounts?|stripe radar|\bsynthetic identit\w*|(?:referral|bonus|coupon"
          r"|promo\w*|refund|return) abuse|abus\w* (?:\w+ ){0,2}(?:referral|bonus|coupon|promo)\w*|multiple accounts"
          r"|multi-?accounting|card authori[sz]ations?|suspicious (?:\w+ )?(?:claims?|accounts?|behaviou?r|sign-?ups?"
          r"|transfers?)", 3),
