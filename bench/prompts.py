@@ -1,10 +1,11 @@
 """Prompt understanding benchmark: per-field accuracy and refusals of --prompt on the labelled prompts.
 
-Runs every prompt of tests/prompts/labelled.jsonl through the `mlsd design --no-input --prompt`
-answers path and prints, for the tune and the test halves, the share of labelled fields that
-came out as a reader would infer them, and how many prompts were refused. Tune only on the tune
-half; the test half is the estimate (tests/test_prompt.py holds it to 90 % per field).
-Usage: python bench/prompts.py [--wrong tune|test|all]
+Runs every labelled prompt (tests/prompts/labelled.jsonl, dev.jsonl, dev2.jsonl, dev3.jsonl) through the
+`mlsd design --no-input --prompt` answers path and prints, per split (tune, dev, dev2, dev3, test), the
+share of labelled fields that came out as a reader would infer them, and how many prompts were
+refused. Tune only on tune and the dev splits; the test half is the estimate (tests/test_prompt_dataset.py
+holds it to 90 % per field): leave it out with --splits while tuning.
+Usage: python bench/prompts.py [--splits tune,dev,dev2,dev3,test] [--wrong tune|dev|dev2|dev3|all]
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ def table(scores: dict[str, prompt_cases.Score]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--wrong", choices=["tune", "dev", "test", "all"], help="also list the wrong fields of a half")
+    parser.add_argument("--splits", default="tune,dev,dev2,dev3,test", help="comma-separated splits to score")
+    parser.add_argument(
+        "--wrong", choices=["tune", "dev", "dev2", "dev3", "test", "all"], help="also list the wrong fields of a split"
+    )
     args = parser.parse_args(argv)
-    scores = {}
-    for split in ("tune", "dev", "test"):
-        scores[split] = prompt_cases.score(prompt_cases.load(split))
+    splits = [split for split in ("tune", "dev", "dev2", "dev3", "test") if split in args.splits.split(",")]
+    scores = {split: prompt_cases.score(prompt_cases.load(split)) for split in splits}
     print("\n".join(table(scores)))
     if args.wrong:
-        prompts = {row["id"]: row["prompt"] for row in prompt_cases.load() + prompt_cases.load("dev")}
+        rows = prompt_cases.load() + prompt_cases.load("dev") + prompt_cases.load("dev2") + prompt_cases.load("dev3")
+        prompts = {row["id"]: row["prompt"] for row in rows}
         for split, score in scores.items():
             if args.wrong in (split, "all"):
                 for row_id, key, expected, got in score.wrong:

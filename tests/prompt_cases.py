@@ -16,16 +16,19 @@ from pathlib import Path
 
 LABELLED = Path(__file__).parent / "prompts" / "labelled.jsonl"
 DEV = Path(__file__).parent / "prompts" / "dev.jsonl"  # written while tuning: not a held-out estimate
+DEV2 = Path(__file__).parent / "prompts" / "dev2.jsonl"  # a fresh batch, written before the generalisation work
+DEV3 = Path(__file__).parent / "prompts" / "dev3.jsonl"  # another fresh batch, written after the first round
+DEV_SPLITS = {"dev": DEV, "dev2": DEV2, "dev3": DEV3}
 SEED = 20261203
 META = ("id", "split", "prompt")
 
 
 def load(split: str | None = None) -> list[dict]:
-    """Return the labelled prompts, all of them or one split (tune, test, or dev: the extra tuning prompts)."""
-    path = DEV if split == "dev" else LABELLED
+    """Return the labelled prompts, all of them or one split (tune, test, or dev, dev2, dev3: the tuning extras)."""
+    path = DEV_SPLITS.get(split or "", LABELLED)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if split == "dev":
-        return [row | {"split": "dev"} for row in rows]
+    if split in DEV_SPLITS:
+        return [row | {"split": split} for row in rows]
     return [row for row in rows if split is None or row["split"] == split]
 
 

@@ -378,6 +378,72 @@ CASES = [
         {"prediction_mode": "batch"},
         ("latency_budget_ms",),
     ),
+    # a task stated outright that a preset's model does not do counts against that preset
+    (
+        "stated-task-beats-a-domain-word",
+        "Build a model that tells whether a tweet is sarcastic or sincere.",
+        {"ml_task": "binary_classification", "label": "is_sarcastic", "item_entity": "tweet"},
+        ("use_case",),
+    ),
+    (
+        "stated-classes-beat-a-photo",
+        "Identify which of 300 plant species appears in a hiker's photo.",
+        {"ml_task": "multiclass", "label": "plant_species", "item_entity": "photo"},
+        ("use_case",),
+    ),
+    # counts are read by what they count, for any noun
+    ("things-per-day-are-events", "An airline running 2,500 flights a day.", {"events_per_day": 2500}, ()),
+    (
+        "people-per-day-are-users",
+        "5 million residents open the city app each day.",
+        {"daily_active_users": 5 * M},
+        ("events_per_day",),
+    ),
+    ("a-large-count-is-the-catalogue", "Answer questions over 2 million contracts.", {"num_items": 2 * M}, ()),
+    (
+        "a-small-count-is-not-a-catalogue",
+        "Route tickets to one of 7 warehouses.",
+        {"ml_task": "multiclass", "label": "warehouse"},
+        ("num_items",),
+    ),
+    # the subject: the acting person, the thing acted on, what is predicted
+    (
+        "ranked-people-are-items",
+        "Rank the sales leads in each rep's queue so reps call the most promising ones first.",
+        {"ml_task": "ranking", "item_entity": "lead", "user_entity": "rep"},
+        (),
+    ),
+    (
+        "recipient-of-recommendations-is-the-user",
+        "Recommend scientific papers to researchers from a corpus of 10 million papers.",
+        {"ml_task": "retrieval", "item_entity": "paper", "user_entity": "researcher", "num_items": 10 * M},
+        (),
+    ),
+    (
+        "verb-complement-in-label",
+        "Predict whether a news article will go viral in its first day.",
+        {"label": "will_go_viral", "item_entity": "article"},
+        (),
+    ),
+    (
+        "state-after-whether",
+        "Detect whether a sensor reading from a wind turbine is anomalous.",
+        {"label": "is_anomalous"},
+        (),
+    ),
+    (
+        "how-much-will-they-verb",
+        "Predict how much each user will spend in our mobile game over their first 30 days.",
+        {"ml_task": "regression", "label": "spend"},
+        (),
+    ),
+    (
+        "all-relevant-is-multilabel",
+        "Assign every support ticket all relevant product areas.",
+        {"ml_task": "multilabel", "label": "product_areas", "item_entity": "ticket"},
+        (),
+    ),
+    ("youtube-search-is-video-search", "Design YouTube search.", {"use_case": "youtube-video-search"}, ()),
 ]
 
 IDS = [case[0] for case in CASES]

@@ -101,6 +101,42 @@ def _daily(m: re.Match) -> int:
     return per_day(amount(m["num"], m["unit"]), rate.lower().removeprefix("a ").strip())
 
 
+_NOT_COUNTED = set(
+    "second minute hour day night week month quarter year time ms percent dollar euro pound cent unit step meter"
+    " kilometer mile kg gram tonne ton byte gb mb tb degree point star"
+    " categor class type department group bucket tier level segment topic genre intent team queue label kind language"
+    " species reason".split()
+)
+
+
+def _noun(m: re.Match) -> str:
+    return _singular(m["noun"]).removesuffix("-")
+
+
+def _thing_daily(m: re.Match) -> int | None:
+    """Any counted thing with a rate is an event stream ("2,500 flights a day"), unless it counts people."""
+    noun = _noun(m)
+    return None if _is_person(noun) or noun in _NOT_COUNTED or noun.startswith("categor") else _daily(m)
+
+
+def _people_daily(m: re.Match) -> int | None:
+    """People counted per day ("5 million residents open it each day") are daily active users."""
+    rate = (m.groupdict().get("per") or m.groupdict().get("adv") or "day").lower()
+    return _count(m) if _is_person(_noun(m)) and rate in ("day", "daily", "a day") else None
+
+
+def _people_total(m: re.Match) -> int | None:
+    return _count(m) if _is_person(_noun(m)) else None
+
+
+def _thing_total(m: re.Match) -> int | None:
+    """A large count of things with no rate is the catalogue ("over 2 million contracts")."""
+    noun, value = _noun(m), _count(m)
+    if _is_person(noun) or noun in _NOT_COUNTED or noun.startswith("categor") or value < 1000:
+        return None
+    return value
+
+
 def _cadence(m: re.Match) -> str:
     word = m["c"].lower()
     return {"hour": "hourly", "day": "daily", "night": "daily", "nightly": "daily", "week": "weekly"}.get(
@@ -165,13 +201,23 @@ NUMERIC = [  # they claim their words and ignore negation ("no more than 50 ms" 
       "events_per_day", _daily, "scale:events", neg=_KEEP, claim=True),
     R(r"{N}\s?(?P<adv>daily|hourly|weekly|monthly) (?:(?:new|ad|card|payment|user)\s)?" + _EVENTS,
       "events_per_day", _daily, "scale:events", neg=_KEEP, claim=True),
+    R(r"{N}\s?(?:(?!per\b|a\b|an\b|each\b|of\b)[a-z-]+\s){0,2}?(?P<noun>[a-z-]+s)\b(?:\s(?!per\b|a\b|an\b"
+      r"|each\b|every\b|of\b)[a-z-]+){0,3}?\s?" + _RATE, "daily_active_users", _people_daily, "scale:people-daily",
+      neg=_KEEP, claim=True),
+    R(r"{N}\s?(?:(?!per\b|a\b|an\b|each\b|of\b)[a-z-]+\s){0,2}?(?P<noun>[a-z-]+s)\b(?:\s(?!per\b|a\b|an\b"
+      r"|each\b|every\b|of\b)[a-z-]+){0,3}?\s?" + _RATE, "events_per_day", _thing_daily, "scale:things-daily",
+      neg=_KEEP, claim=True),
     R(r"{N}\s?" + _NOT_MONTHLY + _PEOPLE + r"\b", "daily_active_users", _count, "scale:people", neg=_KEEP,
       claim=True, strength=0),
+    R(r"{N}\s?" + _NOT_MONTHLY + r"(?P<noun>[a-z-]+s)\b", "daily_active_users", _people_total, "scale:people",
+      neg=_KEEP, claim=True, strength=0),
     R(r"{N}\s?(?:(?!per\b|a\b|each\b|of\b)[a-z-]+\s){0,2}" + _ITEMS + r"\b",
       "num_items", _count, "scale:items", neg=_KEEP, claim=True),
     R(r"(?:catalog(?:ue)?|corpus|inventory|index|library|collection|backlog|archive|database) of (?:about |around "
       r"|roughly |over |~)?{N}",
       "num_items", _count, "scale:items", neg=_KEEP, claim=True),
+    R(r"{N}\s?(?:(?!per\b|a\b|each\b|of\b)[a-z-]+\s){0,2}?(?P<noun>[a-z-]+s)\b", "num_items", _thing_total,
+      "scale:things", neg=_KEEP, claim=True, unless=r"\b(?:taxonomy|list|set|one|which|any|choice) of\s?$"),
 ]
 
 # Use-case cues: per preset, (pattern, weight). 3 names the domain on its own ("content moderation",
@@ -189,19 +235,34 @@ CUES = {
         (r"\bsponsored \w+|display advertising|promoted \w+|(?:chance|probability|likel\w*) (?:\w+ ){0,6}(?:click"
          r"|tap)\w*", 3),
         (r"cost[- ]per[- ](?:click|mille|thousand|action)|(?-i:\bCPC\b|\bCPM\b)|\bad auctions?\b", 3),
-        (r"\bauctions?\b", 1),
+        (r"\bauctions?\b", 2),
+        (r"\bpaid (?:placements?|listings?|results?|slots?|posts?|search|promotions?)|(?:revenue|cost|price) per "
+         r"(?:impression|click|thousand)|\bper[- ]impression", 3),
+        (r"\bplacements?\b|\bmarketers?\b|\bbrands?\b|\bbanners?\b|\bpromotions?\b", 2),
+        (r"\bclick[- ]?(?:probabilit\w*|rates?|likelihood|predictions?)|\bp-?CTR\b|\bwhich (?:\w+ )?ads\b"
+         r"|\bads? (?:to show|shown|displayed)", 3),
+        (r"\b(?:text|search|display|video|native|mobile|in-app|social) ads?\b|app[- ]installs?"
+         r"|cost[- ]per[- ]install", 3),
     ],
     "fraud-detection": [
         (r"\bfraud\w*|\bchargebacks?\b|stolen (?:credit )?cards?|account takeovers?|money laundering|\bAML\b"
          r"|promo(?:tion)? abuse|fake (?:trips|accounts|transactions|orders|bookings|reviews|claims|payments)"
-         r"|\bscam\w*|suspicious (?:transactions?|activity|payments?|logins?|orders?)|card[- ]not[- ]present"
+         r"|fake (?:[\w-]+ )?(?:reviews|ratings|likes|followers|accounts|listings|profiles)"
+         r"|(?:review|click|bot|troll) farms?|\bscam\w*|suspicious (?:transactions?|activity|payments?|logins?"
+         r"|orders?)|card[- ]not[- ]present"
          r"|unauthori[sz]ed (?:transactions?|charges?|payments?)|\bcollusion\b|identity theft", 3),
         (r"\btransactions?\b|\bpayments?\b|\babuse\b|\bfraudsters?\b|risk scor\w*|\bcheckouts?\b|\brefunds?\b"
          r"|\bwire transfers?\b|\banomal\w*", 2),
         (r"\bmerchants?\b|\bwallets?\b|\bbank\w*|\bcards?\b|\bblock\w*|\bdecline\w*", 1),
         (r"compromised (?:credentials|cards?|accounts?)|\bfabricat\w*|\bcounterfeit\w*|\bforg(?:ed|ery)\b|\bbogus\b"
          r"|\bstolen\b", 3),
-        (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b", 2),
+        (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b|\bsock ?puppets?\b|\bsybil\b|\bbots?\b", 2),
+        (r"\bexaggerat\w*|\bstaged\b|\binflated\b|\bimpersonat\w*|\bphishing\b", 2),
+        (r"money mules?|\bmule accounts?|stripe radar|\bsynthetic identit\w*|(?:referral|bonus|coupon"
+         r"|promo\w*|refund|return) abuse|abus\w* (?:\w+ ){0,2}(?:referral|bonus|coupon|promo)\w*|multiple accounts"
+         r"|multi-?accounting|card authori[sz]ations?|suspicious (?:\w+ )?(?:claims?|accounts?|behaviou?r|sign-?ups?"
+         r"|transfers?)", 3),
+        (r"\bsuspicious\b|\bbilling\b|\binsurers?\b", 1),
     ],
     "video-recommendation": [
         (r"recommend\w* (?:\w+ ){0,3}(?:videos?|clips?|movies|shows|films|series)\b|(?:video|movie|film|show) "
@@ -216,17 +277,24 @@ CUES = {
         (r"\bepisodes?\b|\bseries\b|\btv\b", 2),
         (r"because you watched|continue watching", 3),
         (r"\btitles\b", 2),
+        (r"\b(?:next|which) (?:[\w-]+ ){0,2}to (?:play|watch|stream|binge)\b", 3),
+        (r"\bcartoons?\b|\banime\b|\bdocumentar(?:y|ies)\b|\btrailers?\b|\bwatch\w*|\bmoviegoers?\b|\bcinemas?\b"
+         r"|\bsitcoms?\b", 2),
     ],
     "personalized-news-feed": [
         (r"news ?feeds?|\b(?:home|twitter|user|social|news|activity) (?:feed|timeline)s?|\bfeed ranking"
          r"|rank(?:s|ing)? (?:the |a |their |our )?(?:news ?|home |social )?feed|(?:feed|scroll) of posts"
-         r"|(?:sees?|see|shown?) first|\bscroll\w* (?:a |the |their )?feed|posts? from (?:friends|groups|people"
+         r"|(?:sees?|see|shown?|appears?|show up) first|\bscroll\w* (?:a |the |their )?feed|posts? from (?:friends"
+         r"|groups|people"
          r"|accounts|pages)", 3),
         (r"\bfeeds?\b|\bposts\b|\bstories\b|\bupdates\b|\barticles\b|news aggregator|\bengagement\b", 2),
         (r"\bsocial\b|\bfriends\b|\blikes\b|\bcomments\b|\bshares\b|\bgroups\b|\bfollow\w*", 1),
-        (r"(?:order|rank)\w* (?:of )?(?:the )?(?:\w+ )?(?:posts|stories|updates|tweets)|status updates|\btweets?\b"
+        (r"(?:order|rank)\w* (?:of )?(?:the )?(?:\w+ )?(?:posts|stories|updates|tweets)|status updates"
          r"|home screen", 3),
-        (r"(?:order|rank)\w* (?:the )?(?:\w+ )?(?:threads|posts|stories|updates|tweets|timeline|feed)|front page", 3),
+        (r"\btweets?\b", 2),
+        (r"(?:order|rank)\w* (?:of )?(?:the )?(?:\w+ )?(?:threads|posts|stories|updates|tweets|timeline|feed|articles)"
+         r"|front page", 3),
+        (r"\bnews (?:app|site|website|aggregator|reader|portal)s?\b|\bheadlines\b", 2),
         (r"\btimelines?\b", 2),
         (r"\bthreads?\b|\bforums?\b|\bsubreddits?\b", 2),
     ],
@@ -241,8 +309,17 @@ CUES = {
         (r"\bmembers\b|\bnetwork\b|\bprofiles?\b", 1),
         (r"grow (?:your|their) network|new connections|(?:people|players|users|members"
          r"|someone) (?:\w+ ){0,3}(?:might|may|would) (?:want to )?(?:add|know|follow|connect|befriend)"
-         r"|potential contacts", 3),
+         r"|potential contacts|become (?:friends|connected|connections)|pairs of (?:users|people|members)"
+         r"|link prediction", 3),
         (r"\bcontacts\b|\badd (?:as )?(?:a )?friends?\b", 2),
+        (r"\b(?:suggest|recommend)\w* (?:(?:new|potential|other|relevant|interesting|more|likely) )*(?:[\w-]+ )?"
+         r"(?:followers|creators|people|friends|users|accounts|members|connections|contacts|players|colleagues|peers"
+         r"|mentors|partners)\b", 3),
+        (r"\b(?:people|accounts|users|members|creators|developers|players|others|profiles|\w+ers) to (?:follow|add"
+         r"|connect"
+         r" with|befriend|message)\b|\b(?:classmates|colleagues|coworkers|co-workers|alumni|neighbou?rs"
+         r"|acquaintances)\b",
+         3),
     ],
     "search-ranking": [
         (r"search ranking|rank\w* (?:the |web |product )?(?:search )?results|search results?|search engine"
@@ -252,9 +329,13 @@ CUES = {
          r"(?:text |search |user )?query|relevance ranking|learning[- ]to[- ]rank", 3),
         (r"\bsearch(?:es|ing|ed)?\b|\bquer(?:y|ies)\b|\bkeywords?\b|\brelevan\w*", 2),
         (r"\brank\w*|\border(?:s|ing|ed)?\b|click logs|\bproducts\b|\bcatalog\w*|\bresults\b|\bretrieval\b", 1),
-        (r"query[- ]to[- ]\w+|search (?:bar|box)", 3),
+        (r"query[- ]to[- ]\w+|search (?:bar|box)|(?:enterprise|document|code|intranet|catalog(?:ue)?) search"
+         r"|results? ranking|ranking (?:of )?(?:the )?(?:search )?results", 3),
+        (r"\bauto-?complet\w*|\btypeahead\b|query suggestions?|spell(?:ing)? correction|query understanding", 2),
         (r"(?:hotel|flight|travel|job|product|site|app|people|property|house|car|recipe|music|local|map|restaurant"
-         r"|grocery|shop|store) search\b|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query|destination|keywords?"
+         r"|grocery|shop|store) search\b|\breturned (?:for|when|by|in response)|\bwhen (?:a|the|someone|users?|people)"
+         r" (?:\w+ )?(?:searches|types|queries|looks? up)|\btypes? (?:a |in a |their )?(?:\w+ )?(?:query"
+         r"|destination|keywords?"
          r"|search terms?)", 3),
     ],
     "youtube-video-search": [
@@ -262,24 +343,31 @@ CUES = {
          r"|text[- ]to[- ]video|(?:videos?|clips?) (?:for|matching) (?:a |the )?(?:text |search )?quer(?:y|ies)"
          r"|find (?:\w+ ){0,2}(?:videos?|clips?) by (?:describing|keywords?|text|words)|(?:rank|order)\w* "
          r"(?:the )?videos? (?:for|to)", 3),
-        (r"\bvideos?\b|\bclips?\b|\bfootage\b|\blectures?\b", 2),
+        (r"\bvideos?\b|\bclips?\b|\bfootage\b|\blectures?\b|\byoutube\b", 2),
+        (r"\byoutube(?:'s)? search|search (?:on |in )?youtube|(?:videos?|clips?) by what|what is (?:said|spoken)"
+         r"|spoken words?", 3),
+        (r"\bspeech\b|\bspoken\b", 2),
         (r"\bsearch\w*|\bquer(?:y|ies)\b|describ\w*", 2),
         (r"video titles|\btranscripts?\b|(?:matching|relevant) (?:\w+ )?(?:videos|clips)|video results|(?:videos?"
          r"|clips?) by (?:keywords?|text|description)|type (?:a |in a )?(?:description|query|text)|search terms", 3),
     ],
     "eta-prediction": [
         (r"(?-i:\bETAs?\b)|estimated (?:time of )?arrival|arrival[- ]times?|delivery (?:times?|windows?|dates?"
-         r"|estimates?)|travel times?|trip (?:durations?|times?)|how long (?:\w+ ){0,5}(?:take|arrive|deliver\w*|get"
-         r"|reach|travel)|when (?:\w+ ){0,4}(?:arrive|be delivered|reach)|time to (?:arrive|deliver\w*|pick ?up)"
+         r"|estimates?)|travel times?|trip (?:durations?|times?)|how long (?:\w+ ){0,5}(?:arrive|deliver\w*|get there"
+         r"|reach|travel|drive|ride|walk|fly)|when (?:\w+ ){0,4}(?:arrive|be delivered|reach)|time to (?:arrive"
+         r"|deliver\w*|pick ?up)"
          r"|pick[- ]?up times?|time of arrival|\bdrive[- ]time", 3),
         (r"\barriv\w*|\bdeliver(?:y|ies|ed)?\b|\broutes?\b|\bgps\b|\btrips?\b|\bdrivers?\b|\brides?\b|ride[- ]hailing"
          r"|\bcouriers?\b|\bparcels?\b|\bbuses\b|\btransit\b|\btrucks?\b|\bdispatch\w*", 2),
-        (r"\btraffic\b|\bdistance\b|\bminutes\b|\bmaps?\b|\bpackages?\b|\blogistics\b", 1),
+        (r"\btraffic\b|\bdistance\b|\bminutes\b|\bmaps?\b|\bpackages?\b|\blogistics\b|how long (?:\w+ ){0,5}take", 1),
         (r"(?:take|takes|taking) to (?:reach|arrive|get|be delivered)|arrival estimates?"
          r"|when (?:\w+ ){0,6}(?:will )?arrive", 3),
         (r"\bdoor(?:step)?\b|\bdrop[- ]?offs?\b|food (?:orders?|delivery)|\bfreight\b|\bshipments?\b|\bcommut\w*", 2),
         (r"(?:days|hours|minutes) until (?:\w+ ){0,4}(?:delivered|arrives?|ready|shipped)|(?:is|be|get) delivered", 3),
-        (r"\b(?:cost|costs|price|prices|fee|fees|revenue|demand|spend)\b", -3),
+        (r"\b(?:cost|costs|price|prices|fee|fees|revenue|demand|spend)\b|\b(?:number|count|volume) of\b", -3),
+        (r"\b(?:minutes|hours|days|time|long) (?:until|before|till) (?:\w+ ){0,4}(?:reach\w*|arriv\w*|deliver\w*|ready"
+         r"|shipped|pick\w* up|gets? (?:there|to|home))", 3),
+        (r"\btaxis?\b|\bcabs?\b|\brideshare\b|\bpassengers?\b", 2),
     ],
     "similar-listings": [
         (r"similar (?:listings?|homes|rentals|properties|hotels|apartments|vehicles|cars|places|stays|houses)"
@@ -294,6 +382,8 @@ CUES = {
         (r"(?:other|similar|more) (?:cabins|homes|listings|properties|apartments|hotels|rooms|villas|houses|stays"
          r"|lodges)", 3),
         (r"\bcabins?\b|\bvillas?\b|\blodges?\b|next to it|alongside", 2),
+        (r"similar (?:products|items)|more like this|related (?:products|items|listings)|(?:customers|people|users)"
+         r" (?:who )?(?:also )?viewed", 3),
         (r"\bsearch\w*|\bquer(?:y|ies)\b", -1),
     ],
     "event-recommendation": [
@@ -326,20 +416,24 @@ CUES = {
          r"|polic(?:y|ies))", 3),
         (r"before (?:it |they )?(?:is |are )?(?:published|posted|shown|going live|goes live|go live)", 2),
         (r"\bterroris\w*|\bpropaganda\b|child (?:abuse|safety|exploitation)", 3),
+        (r"\bprofan\w*|personal attacks?|\binsult\w*|\bviolen(?:t|ce)\b|\bgore\b|\bgraphic (?:imagery|images|videos"
+         r"|photos)|\bexplicit\b|\bobscen\w*|\bvulgar\w*|\bslander\w*|\bdefamat\w*", 3),
         (r"review of (?:\w+ )?(?:videos|posts|content|images|comments|uploads)", 2),
     ],
     "visual-search": [
         (r"visual (?:search|discovery|similarity)|image (?:search|similarity|retrieval|lookup)|similar[- ]looking"
          r"|(?:similar|matching) (?:images|photos|pictures|pins|artwork)|search (?:by|with) (?:an |a |your )?(?:image"
          r"|photo|picture|camera)|image[- ]to[- ]image|reverse image|look[- ]?alikes?|look alike|visually similar"
-         r"|(?:snap|take|upload\w*) (?:a )?(?:photo|picture)|camera search|shop the look|query (?:is an |photo|image)"
+         r"|(?:snap|take|upload\w*) (?:a )?(?:photo|picture)|camera search|shop[- ]the[- ]look|query (?:is an "
+         r"|photo|image)"
          r"|\bpinterest\b|(?:photo|image|picture)s? (?:containing|that look)|points? the camera"
          r"|near[- ]duplicates?", 3),
         (r"\bimages?\b|\bphotos?\b|\bpictures?\b|\bcamera\b|\bpins?\b|\bvisual\w*|\bartwork\b", 2),
         (r"\bsimilar\w*|nearest[- ]neighbou?rs?|\bembed\w*", 1),
         (r"\bresembl\w*|look(?:s)? the same|\bfurniture\b|\bfashion\b", 2),
         (r"in (?:a |the |their |an? )?(?:\w+'s )?(?:photo|picture|image)\b", 3),
-        (r"\boutfits?\b|\bstyle\b", 2),
+        (r"\boutfits?\b|\bstyle\b|\blens\b", 2),
+        (r"google lens|\bstylesnap\b|bing visual", 3),
     ],
     "street-view-blurring": [
         (r"\bblur\w*|licen[cs]e plates?|\bplates\b|street ?view|\bpixelat\w*|anonymi[sz]\w* (?:\w+ ){0,2}(?:faces"
@@ -459,7 +553,10 @@ _QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue
                r"|age|temperature|spend|spending|income|yield|load|usage|consumption|size|weight|distance|salary"
                r"|premium|sale price|length|turnover|profit|balance|occupancy|stock|score|grade|mark|life)s?")
 SHAPES = [
-    R(r"multi-?label|all (?:the )?(?:tags|labels|topics|categories|attributes|genres) that apply|(?:several|multiple"
+    R(r"multi-?label|all (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch"
+      r"|carry|belong to|get|mention|contain) (?:several|multiple|many)\b"
+      r"|\b(?:detect|find|extract|identify|list|predict|tag|assign)\w*"
+      r" all (?:the )?[\w-]+s\b|(?:several|multiple"
       r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,6}with (?:multiple"
       r"|several|every|each"
       r"|all|any)", "ml_task", "multilabel", "shape:which-tags", strength=0.65, check=False),
@@ -470,7 +567,10 @@ SHAPES = [
       r"|\w+, \w+,? (?:and|or) \w+ (?:severity|priority|risk|urgency|sentiment)|auto[- ]?categori[sz]\w*"
       r"|\b[a-z]+: (?:\w+, )+\w+,? (?:and|or) \w+\b|\bwhich [a-z]+(?<!s) (?:is|does|do|should|will|would)\b"
       r"|there are (?:\d+|\w+) (?:different |possible )?[a-z]+s\b"
-      r"|which (?:category|department|class|type|team|queue|genre|topic|intent|bucket|tier)\b",
+      r"|which (?:category|department|class|type|team|queue|genre|topic|intent|bucket|tier)\b"
+      r"|\bwhich of (?:the |these |our |its )?(?:[\d,]+ |\w+ )?(?:[a-z-]+ )?[a-z-]+s (?:is|appears|does|fits|matches"
+      r"|applies|belongs|best)\b|\b(?:predict|detect|identify|determine|assign|infer|choose|pick|guess"
+      r"|recogni[sz]e)\w* (?:the|a|an|its|their) (?:[a-z-]+ )?" + _CATEGORY_NOUNS + r"\b",
       "ml_task", "multiclass", "shape:which-category", strength=0.6, check=False),
     R(r"how (?:many|much|long|soon)\b|\bforecast\w*|(?:predict|estimat|project|expect)\w* (?:the |a |an |each |every"
       r" |their |its |our |how |next |future )*(?:\w+ ){0,2}?" + _QUANTITIES + r"\b|lifetime value|(?-i:\bLTV\b)"
@@ -640,6 +740,38 @@ class Recognition(NamedTuple):
     hits: tuple = ()  # (weight, start, end) of every cue of the chosen preset
 
 
+# A task the prompt states outright ("whether ... is", "into one of 10 reasons", "how many") that a
+# preset's model does not do counts against that preset: "whether a tweet is sarcastic" is not a feed.
+_COUNT_WORD = r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|twelve|several|many|multiple|a few)"
+TASK_STATEMENTS = [
+    (r"\bwhether\b|\b(?:probability|likelihood|odds) (?:that|of)\b|\bor not\b|\bif (?:a|an|the|this|each|every)"
+     r" [\w-]+(?: [\w-]+){0,2} (?:will|is|are|would)\b", "binary_classification"),
+    (r"\b(?:one|which) of (?:the |these |our |its )?" + _COUNT_WORD + r" |\b(?:classif|categori[sz]"
+                                                                      r"|sort)\w* (?:[\w-]+ )"
+     r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b",
+     "multiclass"),
+    (r"\ball (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch|carry|belong to"
+     r"|get|mention) (?:several|multiple|many)\b|\btag\w* (?:\w+ ){0,5}with (?:all|every|each)\b", "multilabel"),
+    (r"\bhow (?:many|much)\b", "regression"),
+    (r"\b(?:rank|order|sort)(?:s|ing)? (?:the |their )?(?:[\w-]+ ){1,8}?(?:by|for each|in each)\b", "ranking"),
+]  # fmt: skip
+PRESET_TASKS = {  # the stated tasks a preset's model can answer (the rest count against it); others: ranking
+    "ad-click-prediction": {"binary_classification", "ranking"},
+    "fraud-detection": {"binary_classification", "multiclass", "ranking"},
+    "harmful-content-detection": {"binary_classification", "multiclass", "multilabel", "ranking"},
+    "street-view-blurring": {"binary_classification", "multiclass", "multilabel"},
+    "eta-prediction": {"regression"},
+    "rag-assistant": set(),
+}
+CONFLICT = 3  # the score a preset loses when the prompt states a task its model does not do
+
+
+def stated_tasks(text: str) -> set[str]:
+    """Return the ML tasks the prompt states in so many words."""
+    norm = text.translate(_NORMALIZE)
+    return {task for pattern, task in TASK_STATEMENTS if re.search(pattern, norm, re.I)}
+
+
 @cache
 def _compiled_cues() -> dict[str, list[tuple[re.Pattern, int]]]:
     return {preset: [(re.compile(p, re.I), weight) for p, weight in cues] for preset, cues in CUES.items()}
@@ -653,6 +785,7 @@ def preset_scores(text: str) -> list[tuple[float, str, list[tuple[int, int, int]
     weighs more than a broad word alone.
     """
     norm = text.translate(_NORMALIZE)
+    tasks = stated_tasks(norm)
     ranking = []
     for preset, cues in _compiled_cues().items():
         hits: list[tuple[int, int, int]] = []
@@ -664,7 +797,10 @@ def preset_scores(text: str) -> list[tuple[float, str, list[tuple[int, int, int]
                     continue
                 seen.add(word)
                 hits.append((weight, m.start(), m.end()))
-        ranking.append((sum(weight for weight, _, _ in hits), preset, hits))
+        score = sum(weight for weight, _, _ in hits)
+        if hits and tasks - PRESET_TASKS.get(preset, {"ranking"}):
+            score -= CONFLICT
+        ranking.append((score, preset, hits))
     ranking.sort(key=lambda row: (-row[0], row[1]))
     return ranking
 
@@ -717,8 +853,21 @@ _GENERIC = set(
     "model system service pipeline engine tool api app feature platform solution classifier predictor"
     " algorithm design stack project probability likelihood chance risk".split()
 )
-_TIME_WORDS = set("second minute hour day night week month quarter year interval slot period window time".split())
+_TIME_WORDS = set(
+    "second minute hour day night week month quarter year interval slot period window time today tomorrow tonight"
+    " yesterday weekend".split()
+)
 _PERSON = set(
+    "resident citizen hiker volunteer engineer rep nurse teacher lawyer investor trader author writer artist musician"
+    " athlete child parent kid adult recruiter vendor partner contractor courier agent analyst manager tourist commuter"
+    " voter alumnus alumni classmate colleague coworker renter landlord taxpayer reviewer contributor participant"
+    " person people human individual consumer purchaser bidder caller sender recipient follower friend contact"
+    " influencer streamer broadcaster publisher teenager teen senior retiree beneficiary claimant insured subscriber"
+    " speaker attendee audience runner cyclist pilot crew staff physician clinician therapist caregiver pharmacist"
+    " farmer grower supplier seller dealer broker planner organizer organiser volunteer candidate job-seeker"
+    " jobseeker hirer employer freelancer tasker shopper learner tutor mentor coach trainee intern"
+    " member holder owner".split()
+) | set(
     "user customer member subscriber cardholder rider driver learner student patient employee merchant lead cook player"
     " reader viewer listener shopper buyer seller passenger guest client visitor agent applicant borrower tenant host"
     " advertiser gamer diner fan attendee traveler traveller creator developer doctor account holder owner homeowner"
@@ -737,11 +886,22 @@ _VERB_NOUNS = {
     "apply": "application", "book": "booking", "drop": "dropout", "quit": "churn", "upgrade": "upgrade",
     "fail": "failure", "complete": "completion", "open": "open", "accept": "acceptance", "win": "win",
 }  # fmt: skip
+_NOT_IN_LABEL = set("next future total expected hourly daily weekly monthly quarterly yearly annual nightly".split())
+_NOT_STATES = set("likely going able about also still not no the a an to be been being in on at of for by".split())
+_FUNCTION_WORDS = set("of in on at for to from by with and or but as into per over under than each every".split())
+_PHRASE_END = set("all such like including some any".split())
+_PARTICLES = set("up out off away back over down".split())
+_LIGHT_VERBS = set("go goes turn become get fall stay run come end".split())
 _WORD = re.compile(r"[a-z0-9][a-z0-9-]*(?:'s)?", re.I)
+
+
+_INVARIANT = set("species series news means data media sheep fish aircraft alumni people staff".split())
 
 
 def _singular(word: str) -> str:
     word = word.lower()
+    if word in _INVARIANT:
+        return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith(("sses", "shes", "ches", "xes")):
@@ -749,6 +909,18 @@ def _singular(word: str) -> str:
     if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
         return word[:-1]
     return word
+
+
+def _stem(word: str) -> str:
+    """Return the verb of an -ing form: failing -> fail, stopping -> stop, leaving -> leave."""
+    stem = word.lower().removesuffix("ing")
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+        return stem[:-1]
+    return stem + "e" if re.search(r"(?:[^aeiou][aeiou][vcz]|at|iz|us|rg|dg|[^aeiou]v)$", stem) else stem
+
+
+def _is_person(word: str) -> bool:
+    return _singular(word) in _PERSON
 
 
 def _phrase(norm: str, start: int, size: int = 3) -> tuple[list[str], int]:
@@ -761,8 +933,8 @@ def _phrase(norm: str, start: int, size: int = 3) -> tuple[list[str], int]:
         word = m.group().lower()
         if words and word.endswith("ed") and word not in ("red", "bed", "need", "seed", "feed", "speed"):
             break
-        if word in _STOP or word.endswith("'s"):
-            if words or word not in ("a", "an", "the", "each", "every", "our", "their", "its"):
+        if word in _STOP or word in _PHRASE_END or word.endswith("'s"):
+            if words or (word not in ("a", "an", "the", "each", "every", "our", "their", "its") and "'" not in word):
                 break
             end = m.end()
             continue
@@ -805,7 +977,8 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         if m := re.search(chance + r"([a-z]+?)(?:s|ing)? (out|up|off|away|back)\b", norm, re.I):
             return f"will_{m[1].lower()}_{m[2].lower()}", m.start(), m.end(), f"{m[1].lower()} {m[2].lower()}"
         m = re.search(
-            r"\b(?:will|would|should|(?:is|are) (?:likely|going|about) to|likely to) (?:\w+ly )?(?:(be|become|get) )?"
+            r"\b(?:will|would|should|(?:is|are) (?:likely|going|about) to|likely to"
+            r"|likely (?:it|they|he|she|\w+) (?:is|are) to) (?:\w+ly )?(?:(be|become|get) )?"
             r"([a-z-]+)",
             norm,
             re.I,
@@ -817,11 +990,52 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         )
         if question and (not m or question.start() <= m.start()) and question[2].lower() not in _NOT_VERBS:
             m = question
+        risk = re.search(r"\b(?:at|high|the) risk of ([a-z]+ing)\b", norm, re.I)
+        if risk and (not m or risk.start() < m.start()):
+            verb = _stem(risk[1])
+            return f"will_{verb}", risk.start(), risk.end(), _VERB_NOUNS.get(verb, verb)
+        # "whether a reading is anomalous", "if an invoice is a duplicate": the state is the label
+        state = re.search(
+            r"\b(?:whether|if|where|in which) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?|gets?|got)"
+            r" (?:(?:likely|going) to be )?"
+            r"(?:(?:a|an) )?([a-z-]+)\b",
+            norm,
+            re.I,
+        )
+        if state and (not m or state.start() < m.start()) and state[1].lower() not in _NOT_STATES:
+            word = state[1].lower()
+            return f"is_{word}", state.start(), state.end(), word
         if m and m[2].lower() not in _NOT_VERBS:
             verb = m[2].lower()
             if m[1]:
                 return f"is_{verb}", m.start(), m.end(), verb
+            # the verb's particle or complement belongs to it: "sign up", "go viral", "arrive damaged"
+            after = re.match(r" ([a-z-]+)\b", norm[m.end() :], re.I)
+            extra = after[1].lower() if after else ""
+            if extra in _PARTICLES or (
+                extra not in _STOP
+                and extra not in _NOT_VERBS
+                and (verb in _LIGHT_VERBS or (extra.endswith("ed") and len(extra) > 4))
+            ):
+                end = m.end() + len(after[0])
+                words = extra if verb in _LIGHT_VERBS else f"{verb} {extra}"
+                return f"will_{verb}_{extra}", m.start(), end, words
             return f"will_{verb}", m.start(), m.end(), _VERB_NOUNS.get(verb, verb)
+        # "the probability that a driver accepts a ride": the first verb after the subject
+        chance_of = re.search(
+            r"\b(?:probability|chance|likelihood|odds|risk) (?:that|whether) (?:a|an|the|each|this|our|their) "
+            r"((?:[a-z-]+ ){1,4}?)([a-z]+s) (?:(?:a|an|the|their|its|our|his|her|to|for|on|in|within|before|after"
+            r"|with|by)\b|[a-z]+ed\b|[.,;?]|$)",
+            norm,
+            re.I,
+        )
+        if chance_of and not m:
+            verb = chance_of[2].lower()
+            if verb in ("gets", "becomes", "goes") and (after := re.match(r" ([a-z]+ed)\b", norm[chance_of.end(2) :])):
+                return f"is_{after[1].lower()}", chance_of.start(), chance_of.end(2) + len(after[0]), after[1].lower()
+            verb = verb[:-2] if verb.endswith(("shes", "ches", "sses", "xes")) else verb[:-1]
+            if verb not in _NOT_VERBS and verb not in _FUNCTION_WORDS:
+                return f"will_{verb}", chance_of.start(), chance_of.end(2), _VERB_NOUNS.get(verb, verb)
         found = _after(norm, r"\b(?:predict|detect|flag|identify|spot|catch|forecast|anticipate)\w*\s", 3)
         if found:
             words, start, end = found
@@ -844,9 +1058,27 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             (r"\btime (?:until|to|before) (?:(?:a|an|the) )?(?:[a-z]+'s )?", "time_to_"),
             (r"\b(?:predict|estimat|forecast|project)\w* (?:(?:the|a|an|each|their|its|our|how) )*", ""),
         ]
+        m = re.search(r"\bhow long (?:a|an|the|each|every|their|our) (?:[a-z-]+ ){1,2}?will ([a-z]+)\b", norm, re.I)
+        if m and m[1].lower() not in _STOP and m[1].lower() not in _FUNCTION_WORDS:
+            verb = m[1].lower()
+            return f"{verb}_duration", m.start(), m.end(), f"{verb} duration"
         if found := _after(norm, r"\bhow long (?:(?:will|does|do|it takes?|would) )?(?:(?:a|an|the) )?", 2):
             words, start, end = found
+            inverted = re.match(r"\bhow long (?:will|does|do|would)\b", norm[start:], re.I)
+            if inverted and len(words) > 1 and re.match(r"\s*[?!.,;:]", norm[end:]):
+                words = words[:-1]  # "how long will each surgery last?": the last word is the verb
+            words = words[-1:]  # the head noun: "a software build" takes a build duration
             return "_".join([*words, "duration"]), start, end, " ".join([*words, "duration"])
+        # "how much each user will spend", "how much will each store sell": the verb is the quantity
+        if m := re.search(
+            r"\bhow (?:much|many) (?:(?:will|would|does|do) )?(?:each|a|an|the|every|our|their|this) (?:[a-z-]+ ){1,2}?"
+            r"(?:will |would |is going to )?([a-z]+)\b",
+            norm,
+            re.I,
+        ):
+            verb = m[1].lower()
+            if verb not in _FUNCTION_WORDS and verb not in _NOT_VERBS and not verb.endswith("s"):
+                return verb, m.start(), m.end(), verb
         if m := re.search(r"\b(?:a|an|the|our|their) ((?:[a-z]+ )?[a-z]+) forecast\w*", norm, re.I):
             words = [w for w in m[1].lower().split() if w not in _STOP and w not in _GENERIC]
             if words:
@@ -857,10 +1089,16 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 if prefix:
                     words = [prefix.rstrip("_"), *words]
                 else:
-                    words = [w for w in words if w not in ("next", "future", "total", "expected")] or words
+                    words = [w for w in words if w not in _NOT_IN_LABEL] or words
                 return "_".join(words), start, end, " ".join(words).replace("_", " ")
         return None
     if task == "multilabel":
+        if found := _after(norm, r"\ball (?:the )?(?:relevant |applicable |possible )?", 2):
+            words, start, end = found
+            plural = [i for i, w in enumerate(words) if w.endswith("s")]
+            if plural:
+                words = words[: plural[-1] + 1]
+                return "_".join(words), start, end, " ".join(words)
         if m := re.search(
             r"\b(?:all (?:the )?|multiple |several |many |any number of )([a-z]+) (?:that apply|per|to each|for each)"
             r"|\bwith (?:all (?:the )?|every |each |any )([a-z]+)",
@@ -872,13 +1110,51 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return noun, m.start(), m.end(), noun
         return None
     if task == "multiclass":
-        if m := re.search(r"\b((?:[a-z-]+ )?[a-z-]+): (?:\w+, )+\w+,? (?:and|or) \w+\b", norm, re.I):
+        if m := re.search(
+            r"\b(?:classif|categori[sz]|sort|group|split)\w* ((?:[a-z-]+ ){1,3}?)by ([a-z]+)\b", norm, re.I
+        ):
+            noun = _singular(m[2])
+            if noun in ("type", "kind", "class", "category", "group"):  # "tax documents by type": document_type
+                noun = f"{_singular(m[1].split()[-1])}_{noun}"
+            if noun not in _STOP and noun not in _NOT_STATES and not re.fullmatch(_QUANTITIES, noun):
+                return noun, m.start(2), m.end(2), noun.replace("_", " ")
+        if m := re.search(
+            r"\b(?:classif|predict|detect|identify|determine|recogni[sz]|infer|tag|label)\w* (?:the|its|their|each) "
+            r"([a-z-]+) of\b",
+            norm,
+            re.I,
+        ):
+            noun = _singular(m[1])
+            if noun not in _STOP and noun not in _GENERIC and not re.fullmatch(_QUANTITIES, noun):
+                return noun, m.start(1), m.end(1), noun
+        if m := re.search(
+            r"\bwhich of (?:the |these |our |its )?(?:[\d,]+ |\w+ )?((?:[a-z-]+ )?[a-z-]+s) (?:is|appears|does|fits"
+            r"|matches|applies|belongs|best)\b",
+            norm,
+            re.I,
+        ):
+            words = [w for w in m[1].lower().split() if w not in _STOP and w not in _NUMBER_WORDS]
+            if words:
+                words[-1] = _singular(words[-1])
+                return "_".join(words), m.start(1), m.end(1), " ".join(words)
+        if m := re.search(
+            r"\b(?:predict|detect|identify|determine|assign|infer|estimate|choose|pick|guess|recogni[sz]e)\w* "
+            r"(?:the|a|an|its|their) ((?:[a-z-]+ )?" + _CATEGORY_NOUNS + r")\b",
+            norm,
+            re.I,
+        ):
+            words = [w for w in m[1].lower().split() if w not in _STOP]
+            words[-1] = _singular(words[-1])
+            return "_".join(words), m.start(1), m.end(1), " ".join(words)
+        which = re.search(r"\bwhich ([a-z]+)(?<!s) (?:is|does|do|should|will|would)\b", norm, re.I)
+        m = re.search(r"\b((?:[a-z-]+ )?[a-z-]+): (?:\w+, )+\w+,? (?:and|or) \w+\b", norm, re.I)
+        if which and (not m or which.start() < m.start()):  # the question asked first names the label
+            return which[1].lower(), which.start(), which.end(), which[1].lower()
+        if m:
             words = [w for w in m[1].lower().split() if w not in _STOP]
             if words:
                 words[-1] = _singular(words[-1])
                 return "_".join(words), m.start(1), m.end(1), " ".join(words)
-        if m := re.search(r"\bwhich ([a-z]+)(?<!s) (?:is|does|do|should|will|would)\b", norm, re.I):
-            return m[1].lower(), m.start(), m.end(), m[1].lower()
         if m := re.search(r"\b(?:\w+, )+\w+,? (?:and|or) \w+ ([a-z]+)", norm, re.I):
             noun = _singular(m[1])
             if noun not in _STOP:
@@ -891,37 +1167,49 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
     return None
 
 
-def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
-    """Return user_entity / item_entity -> (value, start, end) from people nouns and the scored thing."""
+def _prompt_entities(
+    norm: str, exclude: frozenset[str] = frozenset(), after: int | None = None
+) -> dict[str, tuple[str, int, int]]:
+    """Return user_entity / item_entity -> (value, start, end): the thing acted on, ranked or recommended is
+    the item; the first person noun that is not the item is the user. Words in ``exclude`` (the label's) are
+    neither. ``after``: where the label was read; a noun the label is "of" or "in" after it is the item."""
     found: dict[str, tuple[str, int, int]] = {}
-    for m in re.finditer(r"[a-z][a-z-]*", norm, re.I):
-        if _singular(m.group()) in _PERSON:
-            found["user_entity"] = (_singular(m.group()), m.start(), m.end())
-            break
-    item_patterns = [  # (pattern, the noun must be plural, a generic noun such as "engine" may be it)
-        (r"\b(?:does|do|is|are|will|would|should|can|whether|if|how long) (?:a|an|the|this|each|every) ", False, False),
-        (r"\b(?:a|an|the|this|each|every) (?=(?:[a-z-]+ ){1,3}?(?:will|would)\b)", False, False),
-        (r"\bmatch\w* (?:[a-z-]+ ){1,2}(?:to|with) (?:(?:open|new|the|our|relevant|available) )*", False, True),
-        (
-            r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|recommend|suggest|match"
-            r"|review"
-            r"|screen|prioriti[sz]|label|rank|detect|identify|spot|catch|find|order)\w* (?:(?:all|incoming|new|the"
-            r"|our) )*",
-            True,
-            False,
-        ),
-        (r"\b(?:each|every) ", False, True),
-        (
-            r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
-            r"|every) )?",
-            False,
-            False,
-        ),
-    ]
-    for pattern, plural, generic in item_patterns:
-        for m in re.finditer(pattern, norm, re.I):
+    item_patterns = [  # (pattern, the noun must be plural, a generic noun may be it, a person noun may be it)
+        (r"\b(?:does|do|is|are|will|would|should|can|whether|if|how long) (?:a|an|the|this|each|every) ", False, False,
+         False),
+        (r"\b(?:a|an|the|this|each|every) (?=(?:[a-z-]+ ){1,3}?(?:will|would)\b)", False, False, False),
+        (r"\bwhich (?=(?:[a-z-]+ ){1,3}?(?:will|would|should|are|is|can|might|may)\b)", False, False, False),
+        (r"\bmatch\w* (?:[a-z-]+ ){1,2}(?:to|with) (?:(?:open|new|the|our|relevant|available) )*", False, True, False),
+        # what is ranked, recommended or matched is the item, even people ("rank job candidates")
+        (r"\b(?:recommend|suggest|rank|order|sort|prioriti[sz])\w* (?:(?:all|incoming|new|the|our|other|relevant) )*",
+         True, True, True),
+        (r"\b(?:classif|categori[sz]|sorts? |route|score|flag|tag|triage|moderat|filter|match|review|screen|label"
+         r"|assign|allocat|dispatch|forward"
+         r"|detect|identify|spot|catch|find)\w* (?:(?:all|incoming|new|the|our) )*", True, False, False),
+        (r"\b(?:each|every|all) of (?:our|the|their|its|these|those) (?:[\d,.]+[kmb]? )?", True, True, False),
+        (r"\b(?:each|every) ", False, True, False),
+        (r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
+         r"|every) )?", False, False, False),
+        # the object of the predicted verb ("will cancel their booking"), then what the label is of or in
+        (r"\b(?:will|would) [a-z]+ (?:their|the|its|his|her|a|an) ", False, False, False),
+    ]  # fmt: skip
+    anchored = len(item_patterns)  # the patterns from here on are read from where the label was read
+    if after is not None:
+        item_patterns.append((r"\b(?:of|in|for|to) (?:a|an|each|every) ", False, False, False))
+    for index, (pattern, plural, generic, person) in enumerate(item_patterns):
+        for m in re.compile(pattern, re.I).finditer(norm, after if index >= anchored and after is not None else 0):
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
+            cut = [i for i, w in enumerate(words) if i and (w in _NOT_IN_LABEL or w in _TIME_WORDS or w == "this")]
+            words = words[: cut[0]] if cut else words  # "their membership next month"
+            if (
+                len(words) > 1
+                and re.match(r"(?:will|would|does|do|did|should|can) ", m.group(), re.I)
+                and (re.match(r"\s*[?!.,;:]", norm[end:]))
+            ):
+                words = words[:-1]  # "will each surgery last?": the last word is the verb
+            if len(words) > 2 and words[-1] in _PARTICLES:
+                words = words[:-2]  # "will a passenger show up": a verb and its particle
             if not words or (plural and not words[-1].endswith("s")):
                 continue
             noun = _singular(words[-1])
@@ -929,7 +1217,8 @@ def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
             if (
                 noun in _TIME_WORDS
                 or noun in _STOP
-                or noun in _PERSON
+                or noun in exclude
+                or (noun in _PERSON and not person)
                 or quantity
                 or (noun in _GENERIC and not generic)
             ):
@@ -937,6 +1226,23 @@ def _prompt_entities(norm: str) -> dict[str, tuple[str, int, int]]:
             found["item_entity"] = (noun, m.start(), end)
             break
         if "item_entity" in found:
+            break
+    item = found.get("item_entity", ("",))[0]
+    # whoever things are recommended or shown to is the user ("recommend papers to researchers")
+    if m := re.search(
+        r"\b(?:recommend|suggest|show|offer|surface)\w* (?:[\w-]+ ){1,4}?to (?:(?:the|our|each|every|their) )?"
+        r"(?:[a-z-]+ )?([a-z-]+s)\b",
+        norm,
+        re.I,
+    ):
+        noun = _singular(m[1])
+        if noun != item and noun not in exclude and noun not in _STOP and noun not in _TIME_WORDS:
+            found["user_entity"] = (noun, m.start(1), m.end(1))
+            return found
+    for m in re.finditer(r"[a-z][a-z-]*", norm, re.I):
+        noun = _singular(m.group())
+        if noun in _PERSON and noun != item and noun not in exclude:
+            found["user_entity"] = (noun, m.start(), m.end())
             break
     return found
 
@@ -958,6 +1264,7 @@ def _project_name(subject: str, task: str, norm: str) -> str | None:
     ):
         suffix = "Forecasting"
     words = [*_title(subject).split(), suffix, "Service"]
+    words = [w for i, w in enumerate(words) if not i or _singular(w) != _singular(words[i - 1])]
     while words:
         name = " ".join(words)
         if len(re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")) <= 40:
@@ -970,11 +1277,14 @@ def subject(text: str, task: str) -> list[Inference]:
     """Return label, entity and project-name inferences for a custom design of ``task``."""
     norm = text.translate(_NORMALIZE)
     out: list[Inference] = []
-    entities = _prompt_entities(norm)
+    label = _label(norm, task)
+    exclude = frozenset()
+    if label and task in ("multilabel", "multiclass") or (label and label[0].startswith("is_")):
+        exclude = frozenset({_singular(label[0].removeprefix("is_").split("_")[-1])})  # the head noun of the label
+    entities = _prompt_entities(norm, exclude, label[1] if label else None)
     for key, (value, start, end) in entities.items():
         if value not in ("user", "item") and _identifier([value]):
             out.append(Inference(key, value, text[start:end], f"subject:{key}"))
-    label = _label(norm, task)
     taken = {inf.value for inf in out}
     if label and (name := _identifier([label[0]])) and name not in taken:
         out.append(Inference("label", name, text[label[1] : label[2]], "subject:label"))
