@@ -2945,6 +2945,231 @@ def _after(norm: str, pattern: str, size: int = 3) -> tuple[list[str], int, int]
     return (words, m.start(), end) if words else None
 
 
+# A shallow parse of the predicted clause ------------------------------------------------------
+# "whether a tenant will pay rent late", "Is a weld defective?", "players who are cheating",
+# "which invoices will be paid more than 30 days late": subject noun phrase, auxiliaries, verb
+# (lemmatized) or the state after a copula, particle and adverb complements. The verb is told
+# from the subject's nouns by a lexicon of common verbs, else by what follows it.
+
+_VERBS = set(
+    "accept achieve apply approve arrive attend award beat become begin break buy cancel catch change cheat"
+    " choose churn click close come commit complete connect contain convert crash cross cut damage decline"
+    " default deliver die drop earn end enroll enrol exceed exit expire fail fall finish follow fraud get give"
+    " go graduate grow happen hit hold improve install join keep land last lapse launch leave like lose love"
+    " make meet miss move need open outperform overrun pass pay perform pick place play produce publish purchase"
+    " quit rain reach read receive recover redeem refer refund register reject relapse remain renew reoffend"
+    " repay reply resign respond return run sell send settle show sign sink spend stay steal stop"
+    " submit subscribe succeed survive switch take turn unsubscribe upgrade use vote want watch"
+    " win withdraw write".split()
+)
+_IRREGULAR = {
+    "paid": "pay", "broke": "break", "broken": "break", "left": "leave", "sold": "sell", "bought": "buy",
+    "went": "go", "gone": "go", "won": "win", "lost": "lose", "fell": "fall", "fallen": "fall", "got": "get",
+    "gotten": "get", "came": "come", "made": "make", "took": "take", "taken": "take", "gave": "give",
+    "given": "give", "ran": "run", "sent": "send", "spent": "spend", "stole": "steal", "stolen": "steal",
+    "kept": "keep", "met": "meet", "held": "hold", "does": "do", "did": "do", "done": "do", "has": "have",
+    "had": "have", "is": "be", "are": "be", "was": "be", "were": "be", "been": "be", "being": "be",
+}  # fmt: skip
+_DETERMINERS = set("a an the each every this that these those our their its his her any some your my".split())
+_AUXILIARIES = set("will would shall should can could may might must do does did".split())
+_COPULAS = set("be is are was were been being become becomes became get gets got stay stays remain remains".split())
+_COMPLEMENTS = set("late early again online offline open closed viral sick ill".split())  # adverbs / adjectives
+_BOUNDARY = (
+    _FUNCTION_WORDS
+    | _DETERMINERS
+    | _PARTICLES
+    | _COMPLEMENTS
+    | set("before after within during until when while because if whether than that who which next".split())
+)
+
+
+def _lemma(word: str) -> str:
+    """Return the base form of a verb: goes -> go, stays -> stay, cheating -> cheat, cancelled -> cancel."""
+    word = word.lower()
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if word in _VERBS:
+        return word
+    candidates = []
+    if word.endswith("ing"):
+        candidates.append(_stem(word))
+        candidates.append(word[:-3])
+    if word.endswith("ed"):
+        candidates += [word[:-1], word[:-2], word[:-3] if len(word) > 5 and word[-3] == word[-4] else word[:-2]]
+        candidates.append(word[:-3] + "y" if word.endswith("ied") else word[:-2])
+    if word.endswith("s") and not word.endswith("ss"):
+        candidates += [word[:-2] if word.endswith(("shes", "ches", "sses", "xes", "oes")) else word[:-1]]
+        candidates.append(word[:-3] + "y" if word.endswith("ies") else word[:-1])
+    for candidate in candidates:
+        if candidate in _VERBS:
+            return candidate
+    return candidates[0] if candidates else word
+
+
+def _is_verb(word: str) -> bool:
+    return _lemma(word) in _VERBS
+
+
+class Clause(NamedTuple):
+    subject: list[str]  # the subject noun phrase's content words (the owner for "a stock's price")
+    verb: str  # base form; "be" for a state
+    state: list[str]  # the adjective, participle or phrase after a copula ("out of stock"), or []
+    extra: list[str]  # particle and adverb complements ("up", "late")
+    progressive: bool  # "are cheating", "is stealing"
+    start: int
+    end: int
+
+
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9-]*(?:'s)?|[^\sa-z0-9]", re.I)
+_CLAUSE_CUES = re.compile(
+    r"\b(?:whether|if)\s"
+    r"|(?:^|[.?!:]\s+|\b(?:asks?|question)\W+)(?:will|would|is|are|does|do|can)\s(?=(?:a|an|the|this|each|my|our|any)\s)"
+    r"|\b(?:probability|chance|likelihood|odds) (?:that|whether)\s"
+    r"|\bwhich (?=(?:[a-z0-9,-]+ ){1,6}?(?:will|would|are|is)\b)",
+    re.I,
+)
+_RELATIVE = re.compile(r"\b([a-z-]+s) (?:that|who|which) (?=[a-z]+\b)", re.I)
+_INFINITIVE = set("will would shall should can could may might must do does did to".split())
+_HEDGES = set("not likely going about able also still ever".split())
+
+
+_HOW_MUCH = re.compile(
+    r"\bhow (?:many|much|long)(?: [a-z-]+)?? (?:(will|would|does|do) )?(?=(?:a|an|the|each|every) )", re.I
+)
+
+
+def _clause(norm: str) -> Clause | None:
+    """Return the parse of the first clause that states what is predicted, or None."""
+    starts = [(m.end(), m.group().strip().lower(), m.start()) for m in _CLAUSE_CUES.finditer(norm)]
+    starts += [(m.start(1), "relative", m.start()) for m in _RELATIVE.finditer(norm)]
+    for position, cue, where in sorted(starts, key=lambda s: s[2]):
+        last = cue.split()[-1]
+        parsed = _parse_clause(norm, position, last if last in _INFINITIVE | _COPULAS else "", cue == "relative")
+        if parsed:
+            return parsed._replace(start=where)
+    return None
+
+
+def _parse_clause(norm: str, position: int, inverted: str, relative: bool) -> Clause | None:
+    tokens = [(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(norm, position)][:30]
+    words = [t[0] for t in tokens] + [""]
+    i = 0
+    while (
+        words[i] in _DETERMINERS
+        or words[i] in _NUMBER_WORDS
+        or words[i][:1].isdigit()
+        or words[i] in ("of", "million", "thousand", "billion")
+    ):
+        i += 1  # "which of its 8 million subscribers"
+    subject: list[str] = []
+    owner = None
+    while re.match(r"[a-z0-9]", words[i]) and len(subject) < 4:
+        word = words[i]
+        if word.endswith("'s"):  # "a stock's price goes up": the stock is what it is about
+            owner, subject = word[:-2], []
+            i += 1
+            continue
+        if word in _INFINITIVE or word in _COPULAS or word in _HEDGES or word in ("that", "who", "which"):
+            break
+        if word in _STOP and not _is_verb(word):
+            break
+        if subject and _is_verb(word) and not word.endswith("ing"):
+            break  # the verb ends the subject: "a patient misses", "a court case settle" (not "a sensor reading")
+        subject.append(word)
+        i += 1
+    if not subject and not owner:
+        return None
+    if relative and words[i] in ("that", "who", "which"):
+        i += 1
+    elif not inverted and words[i] in _FUNCTION_WORDS:  # "machines on the shop floor will", "a batch of tablets is"
+        skip = next((k for k in range(i, min(i + 7, len(words))) if words[k] in _INFINITIVE | _COPULAS), None)
+        if skip is None:
+            return None
+        i = skip
+    aux = [inverted] if inverted else []
+    while words[i] in _INFINITIVE or words[i] in _COPULAS or words[i] in _HEDGES:
+        aux.append(words[i])
+        i += 1
+    if inverted and len(subject) > 1 and aux == [inverted] and words[i] in _BOUNDARY | {"?", ".", ",", ""}:
+        i -= 1  # "will a court case settle?", "is a weld defective?": the last word before a boundary is the verb
+        subject = subject[:-1]
+    verb_word = words[i]
+    if not re.match(r"[a-z]", verb_word):
+        return None
+    k, end = i, tokens[i][2]
+    state: list[str] = []
+    progressive = False
+    copula = next((a for a in reversed(aux) if a in _COPULAS or a == "to"), None)
+    infinitive = bool(aux) and aux[-1] in _INFINITIVE
+    if copula and copula != "to" and verb_word.endswith("ing") and _is_verb(verb_word):
+        progressive, verb = True, _lemma(verb_word)
+    elif copula and copula != "to" and not infinitive:
+        # a state: "be out of stock", "is defective", "be damaged", "get sick", "at risk of failing"
+        verb = _lemma(copula) if _lemma(copula) in ("become", "get", "stay", "remain") else "be"
+        if verb_word in ("a", "an"):
+            k += 1
+        if words[k] == "at" and words[k + 1] == "risk" and words[k + 2] == "of" and words[k + 3].endswith("ing"):
+            verb, k = _lemma(words[k + 3]), k + 3
+        elif words[k] in ("out", "in", "off", "at") and words[k + 1] == "of" and re.match(r"[a-z]", words[k + 2]):
+            state, k = [words[k], "of", words[k + 2]], k + 2
+        else:
+            state = [words[k]]
+        if words[k] in _STOP or words[k] in _FUNCTION_WORDS:
+            return None
+        end = tokens[k][2]
+    elif infinitive or _is_verb(verb_word) or (not aux and verb_word.endswith("s")):
+        verb = _lemma(verb_word)
+        if verb in ("be", "have", "do") or verb in _STOP and verb not in _VERBS:
+            return None
+        if words[k + 1] in ("a", "an") and "or" in words[k + 3 : k + 5]:  # "shows a counterfeit or a genuine bag"
+            verb, state, k = "be", [words[k + 2]], k + 2
+            end = tokens[k][2]
+    else:
+        return None
+    extra: list[str] = []
+    # particles and adverbs: right after the verb, or after its object or a measure ("30 days late")
+    for step in range(k + 1, min(k + 9, len(words))):
+        word = words[step]
+        if step == k + 1 and not state and (word in _PARTICLES or (word.endswith("ed") and len(word) > 5)):
+            extra.append(word)  # "drop out", "arrive damaged"
+            end = tokens[step][2]
+            if word not in _PARTICLES:
+                break
+        elif word in _COMPLEMENTS:
+            extra.append(word)
+            end = tokens[step][2]
+            break
+        elif not re.match(r"[a-z0-9]", word) or (word in _FUNCTION_WORDS and word != "than") or word in _DETERMINERS:
+            break
+    if verb in ("stay", "remain", "turn", "go", "become", "get") and not state and not extra:
+        nxt = words[k + 1]
+        if re.match(r"[a-z]", nxt) and nxt not in _BOUNDARY - _COMPLEMENTS:
+            extra.append(nxt)
+            end = tokens[k + 1][2]
+    return Clause([owner] if owner else subject, verb, state, extra, progressive, position, end)
+
+
+def _clause_label(clause: Clause) -> tuple[str, str]:
+    """Return (label, name words) for a binary clause: will_churn, is_out_of_stock, paid_late, is_cheating."""
+    if clause.state:
+        state = "_".join(clause.state)
+        if clause.verb == "be":
+            if clause.extra:
+                return f"{state}_{'_'.join(clause.extra)}", " ".join([*clause.state, *clause.extra])
+            return f"is_{state}", " ".join(clause.state)
+        return f"will_{clause.verb}_{state}", f"{clause.verb} {' '.join(clause.state)}"
+    if clause.progressive:
+        return f"is_{_progressive(clause.verb)}", _progressive(clause.verb)
+    words = [clause.verb, *clause.extra]
+    return "will_" + "_".join(words), " ".join(words)
+
+
+def _progressive(verb: str) -> str:
+    if re.search(r"[^aeiou][aeiou][bdgmnpt]$", verb) and len(verb) <= 4:
+        return verb + verb[-1] + "ing"
+    return (verb[:-1] if verb.endswith("e") and not verb.endswith("ee") else verb) + "ing"
+
+
 def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
     """Return (label, start, end, subject words) for a custom task, or None when the text does not say."""
     if task == "binary_classification":
@@ -2953,6 +3178,9 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         if m := re.search(r"\bis (?:this|the|a|an) (?:[a-z-]+ ){1,3}?(?:a|an) ((?:[a-z]+ )?[a-z]+) or\b", norm, re.I):
             words = m[1].lower()
             return f"is_{words.replace(' ', '_')}", m.start(1), m.end(1), words
+        if clause := _clause(norm):
+            label, words = _clause_label(clause)
+            return label, clause.start, clause.end, _VERB_NOUNS.get(words, words)
         chance = r"(?:probability|chance|likelihood|risk|odds) (?:that|of) (?:(?:a|an|the) )?(?:[a-z-]+ ){0,2}?"
         if m := re.search(chance + r"([a-z]+?)(?:s|ing)? (out|up|off|away|back)\b", norm, re.I):
             return f"will_{m[1].lower()}_{m[2].lower()}", m.start(), m.end(), f"{m[1].lower()} {m[2].lower()}"
@@ -3262,6 +3490,15 @@ def subject(text: str, task: str) -> list[Inference]:
     if label and task in ("multilabel", "multiclass") or (label and label[0].startswith("is_")):
         exclude = frozenset({_singular(label[0].removeprefix("is_").split("_")[-1])})  # the head noun of the label
     entities = _prompt_entities(norm, exclude, label[1] if label else None)
+    clause = _clause(norm) if task == "binary_classification" else None
+    if task == "regression" and (m := _HOW_MUCH.search(norm)):
+        clause = _parse_clause(norm, m.end(), (m[1] or "").lower(), False)
+    if clause and (head := _singular(clause.subject[-1])) not in _STOP | _GENERIC | _TIME_WORDS | exclude:
+        key = "user_entity" if _is_person(head) else "item_entity"  # the clause's subject is what it is about
+        at = norm.lower().find(clause.subject[-1], clause.start)
+        entities[key] = (head, at, at + len(clause.subject[-1]))
+        if key == "item_entity" and entities.get("user_entity", ("",))[0] == head:
+            entities.pop("user_entity")
     for key, (value, start, end) in entities.items():
         if value not in ("user", "item") and _identifier([value]):
             out.append(Inference(key, value, text[start:end], f"subject:{key}"))

@@ -573,3 +573,40 @@ def test_the_hook_copy_of_the_prompt_rules_works_without_mlsd_installed(tmp_path
     result = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "('label', 'churned')" in result.stdout and "('prediction_mode', 'batch')" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "subject"),
+    [
+        ("Predict whether a tenant will pay rent late next month.", "will_pay_late", "tenant"),
+        ("Detect whether a batch of tablets is out of spec.", "is_out_of_spec", "batch"),
+        ("Will a court case settle before trial?", "will_settle", "case"),
+        ("Is a weld defective? Inspect the photos.", "is_defective", "weld"),
+        ("Flag players who are cheating in online matches.", "is_cheating", "players"),
+        ("Which invoices will be paid more than 30 days late?", "paid_late", "invoices"),
+        ("Predict if a stock's price goes up tomorrow.", "will_go_up", "stock"),
+        ("Which students are at risk of failing maths?", "will_fail", "students"),
+        ("Decide whether a product photo shows a counterfeit or a genuine handbag.", "is_counterfeit", "photo"),
+        ("Is a package likely to be damaged in transit?", "is_damaged", "package"),
+    ],
+)
+def test_the_predicted_clause_is_parsed_into_subject_verb_and_state(text, label, subject):
+    clause = prompt._clause(text)
+    assert clause is not None and clause.subject[-1] == subject
+    assert prompt._clause_label(clause)[0] == label
+
+
+@pytest.mark.parametrize(
+    ("word", "lemma"),
+    [("goes", "go"), ("stays", "stay"), ("cheating", "cheat"), ("cancelled", "cancel"), ("paid", "pay"),
+     ("misses", "miss"), ("applies", "apply"), ("dropped", "drop"), ("arrives", "arrive")],
+)  # fmt: skip
+def test_common_verb_inflections_are_lemmatized(word, lemma):
+    assert prompt._lemma(word) == lemma
+
+
+def test_the_clause_subject_is_the_entity_and_the_verb_names_the_project():
+    answers = as_answers(infer("Predict whether a small business loan will be repaid in full."))
+    assert answers["item_entity"] == "loan" and answers["label"] == "is_repaid"
+    answers = as_answers(infer("Which players are cheating in online matches? Flag them."))
+    assert answers["user_entity"] == "player" and "Cheating" in answers["project_name"]
