@@ -482,10 +482,13 @@ def _produce(producer, topic: str, value, key, headers, delivered) -> None:
 
 
 def read_topic(settings: Settings, topic: str, group: str, from_committed: bool) -> tuple:
-    """Return ``(consumer, messages)``: ``topic`` up to its end now, from the start or from
-    ``group``'s committed offsets. The caller closes the consumer (after committing, if it will).
+    """Return ``(consumer, messages)``: ``topic`` up to each partition's end, from the start or
+    from ``group``'s committed offsets. The caller closes the consumer (after committing).
+
+    The end is the end-of-partition event, not the high watermark (some brokers, Tansu among them,
+    report a batch's first offset there).
     """
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
     consumer = Consumer(
         {
@@ -501,22 +504,18 @@ def read_topic(settings: Settings, topic: str, group: str, from_committed: bool)
         return consumer, []
     wanted = [TopicPartition(topic, p) for p in sorted(topics[topic].partitions)]
     starts = consumer.committed(wanted, timeout=timeout) if from_committed else wanted
-    ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout)[1] for tp in wanted}
-    assignment = [
-        TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
-        for tp in starts
-    ]
-    consumer.assign(assignment)
-    pending = {tp.partition for tp in assignment if ends[tp.partition] > max(tp.offset, 0)}
+    consumer.assign(
+        [TopicPartition(topic, tp.partition, max(tp.offset, OFFSET_BEGINNING)) for tp in starts]
+    )
+    pending = {tp.partition for tp in wanted}
     messages = []
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for message in consumer.consume(100, timeout=1.0):
-            if message.error() is not None:
-                continue
-            if message.offset() < ends[message.partition()]:
+            error = message.error()
+            if error is None:
                 messages.append(message)
-            if message.offset() + 1 >= ends[message.partition()]:
+            elif error.code() == KafkaError._PARTITION_EOF:
                 pending.discard(message.partition())
     if pending:
         consumer.close()
