@@ -66,7 +66,8 @@ def follow_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen]:
     env = {**os.environ, f"{ENV_PREFIX}ENV": "local"}
     for name in PROCESS_SETTINGS:
         env[f"{ENV_PREFIX}{name.upper()}"] = str(getattr(settings, name))
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "stream", "--follow"]
+    package = schema.__name__.rpartition(".")[0]
+    command = [sys.executable, "-m", package, "stream", "--follow"]
     with log.open("ab") as output:
         child = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
