@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from importlib import resources
 
@@ -26,11 +27,16 @@ from {{ cookiecutter.package_name }}.ingestion.batch import ingest
 from {{ cookiecutter.package_name }}.ingestion.stream import (
     ACTIVITY,
     consume,
+    dead_letter_topic,
+    ensure_topic,
     parse_event,
     publish,
+    read_dead_letter_topic,
+    replay_dead_letters,
     sink_count,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
+from test_stream import event, follow_process, stop, wait_for
 
 from conftest import free_port, local_server, small_settings
 
@@ -112,13 +118,13 @@ def create_topic(settings: Settings, partitions: int) -> None:
         future.result(timeout=10)
 
 
-def produce_raw(settings: Settings, values: list[bytes | None]) -> None:
+def produce_raw(settings: Settings, values: list[bytes | None], topic: str = "") -> None:
     """Produce values ``publish`` cannot send: a null value and bytes that are not UTF-8."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     for value in values:
-        producer.produce(settings.kafka_topic, value, b"raw")
+        producer.produce(topic or settings.kafka_topic, value, b"raw")
     assert producer.flush(10) == 0
 
 
@@ -161,12 +167,16 @@ def test_consumer_applies_the_topic_dead_letters_bad_events_and_commits(kafka_st
     latest = {event[schema.USER_KEY]: event[ACTIVITY] for event in valid}
     users = sorted(latest)
     assert kafka_store.lookup("user", users)[ACTIVITY].tolist() == [latest[u] for u in users]
-    rejected = dead_letter.read(settings, "stream")
+    assert dead_letter.read(settings, "stream").empty, "with Kafka, dead letters go to a topic"
+    rejected = read_dead_letter_topic(settings)
     assert len(rejected) == first["rejected"]
     reasons = rejected[dead_letter.REASON].tolist()
     assert "event is not an object" in reasons
     assert sum(reason.startswith("invalid JSON") for reason in reasons) >= 3
     assert any(reason.startswith("negative") for reason in reasons)
+    assert set(rejected["source_topic"]) == {settings.kafka_topic}
+    assert set(rejected["source_partition"].astype(int)) <= {0, 1, 2}
+    assert "[1, 2]" in set(rejected["record"])
     assert committed(settings) == produced
 
     again = consume(settings, kafka_store, batch_size=10)
@@ -210,3 +220,78 @@ def test_a_consumer_without_a_broker_fails_within_its_timeout(tmp_path):
     )
     with pytest.raises(TimeoutError, match="no partition of .* assigned within 2 s"):
         consume(settings, open_store(settings))
+
+
+def kafka_lines(settings: Settings) -> tuple[list[str], list[str]]:
+    """Return the log's lines and bad lines to add: malformed ones and an unknown user's."""
+    unknown = event("unknown-1", settings.n_users + 1000, 1.0, 1.0)
+    return log_lines(settings), [*MALFORMED, unknown]
+
+
+def test_replaying_the_dead_letter_topic_applies_the_now_valid_and_keeps_the_rest(kafka_store):
+    settings = kafka_store.settings
+    fixed = event("fixed-1", 5, 9e9, 77.0)
+    ensure_topic(settings, dead_letter_topic(settings))
+    produce_raw(settings, [fixed.encode(), b'{"cut": '], dead_letter_topic(settings))
+
+    first = replay_dead_letters(settings, kafka_store)
+
+    assert first["replayed"] == 2 and first["added"] == 1 and first["kept"] == 1
+    assert kafka_store.lookup("user", [5])[ACTIVITY][0] == 77.0
+    pending = read_dead_letter_topic(settings, pending=True)
+    assert pending["record"].tolist() == ['{"cut": ']
+    assert pending[dead_letter.REASON][0].startswith("invalid JSON")
+    again = replay_dead_letters(settings, kafka_store)
+    assert again["replayed"] == 1 and again["kept"] == 1 and again["added"] == 0
+
+
+def test_a_follow_consumer_stops_on_sigterm_with_its_offsets_committed(kafka_store, tmp_path):
+    settings = kafka_store.settings.model_copy(update={"stream_poll_s": 0.2})
+    lines, bad = kafka_lines(settings)
+    publish(settings, lines[: len(lines) // 2])
+    log = tmp_path / "consumer.log"
+
+    with follow_process(settings, log) as child:
+        wait_for(lambda: committed(settings) == len(lines) // 2, "the first half committed")
+        publish(settings, [*lines[len(lines) // 2 :], *bad])
+        wait_for(lambda: committed(settings) == len(lines) + len(bad), "everything committed")
+        stop(child, log)
+
+    valid = valid_events(lines)
+    assert sink_count(settings) == len(valid)
+    rejected = read_dead_letter_topic(settings)
+    assert len(rejected) == len(lines) - len(valid) + len(bad)
+    assert f"unknown {schema.USER_KEY} {settings.n_users + 1000}" in set(rejected["reason"])
+
+
+def test_a_consumer_killed_mid_stream_and_restarted_applies_every_event_once(kafka_store, tmp_path):
+    settings = kafka_store.settings.model_copy(
+        update={"stream_poll_s": 0.2, "stream_batch_size": 5}
+    )
+    lines, bad = kafka_lines(settings)
+    everything = [*lines, *bad]
+    half = len(everything) // 2
+    publish(settings, everything[:half])
+    log = tmp_path / "consumer.log"
+
+    with follow_process(settings, log) as child:
+        wait_for(lambda: committed(settings) > 0, "a first batch committed")
+        child.kill()
+        assert child.wait(30) == -signal.SIGKILL
+    killed_at = committed(settings)
+    publish(settings, everything[half:])
+    with follow_process(settings, log) as child:
+        wait_for(lambda: committed(settings) == len(everything), "everything committed")
+        stop(child, log)
+
+    assert 0 < killed_at < len(everything)
+    valid = valid_events(lines)
+    assert sink_count(settings) == len(valid) == len({e[schema.EVENT_KEY] for e in valid})
+    latest = {
+        e[schema.USER_KEY]: e[ACTIVITY] for e in sorted(valid, key=lambda e: e[schema.EVENT_TIME])
+    }
+    users = sorted(latest)
+    assert kafka_store.lookup("user", users)[ACTIVITY].tolist() == [latest[u] for u in users]
+    rejected = read_dead_letter_topic(settings)
+    expected = sorted(line for line in everything if parse_event(line)[0] is None) + [bad[-1]]
+    assert sorted(rejected["record"]) == sorted(expected)

@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
 {%- endif %}
 {%- if cookiecutter.stream_engine != 'none' %}
     "stream": "consume the event stream from the committed offset into the online store",
+    "replay-dead-letters": "validate dead letters again: apply those now valid, keep the rest",
 {%- endif %}
 {%- if cookiecutter.stream_engine == 'flink' %}
     "flink-apply": "load the Flink job's output (var/stream/flink) into the stores",
@@ -90,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
             verb.add_argument("--warmup", type=float, default=0.5, help="seconds before each")
             verb.add_argument("--connections", type=int, default=16, help="concurrent clients")
             verb.add_argument("--only", default="", help="rows whose name contains this text")
+{%- if cookiecutter.stream_engine != 'none' %}
+        if name == "stream":
+            verb.add_argument(
+                "--follow",
+                action="store_true",
+                help="keep consuming until SIGTERM/Ctrl-C (then finish the batch, commit, exit 0)",
+            )
+{%- endif %}
 {%- if cookiecutter.experiment == 'ab' %}
         if name == "analyze":
             verb.add_argument(
@@ -213,6 +222,24 @@ def _bench(settings, args: argparse.Namespace) -> dict:
     )
 
 
+{%- if cookiecutter.stream_engine != 'none' %}
+
+
+def _stream(settings, args: argparse.Namespace) -> dict:
+    from .features.store import open_store
+    from .ingestion.stream import consume
+
+    return consume(
+        settings, open_store(settings), batch_size=settings.stream_batch_size, follow=args.follow
+    )
+
+
+def _replay_dead_letters(settings, args: argparse.Namespace) -> dict:
+    from .features.store import open_store
+    from .ingestion.stream import replay_dead_letters
+
+    return replay_dead_letters(settings, open_store(settings))
+{%- endif %}
 {%- if cookiecutter.stream_engine == 'flink' %}
 
 
@@ -241,6 +268,10 @@ HANDLERS: dict[str, Callable] = {
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
     "experiment": _experiment,
+{%- endif %}
+{%- if cookiecutter.stream_engine != 'none' %}
+    "stream": _stream,
+    "replay-dead-letters": _replay_dead_letters,
 {%- endif %}
 {%- if cookiecutter.stream_engine == 'flink' %}
     "flink-apply": _flink_apply,

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     """Bound on one Kafka ``stream`` run: the group join, then each partition read to its end."""
     kafka_session_timeout_ms: int = Field(45_000, ge=1_000)
     """Consumer-group session timeout; a lone consumer's join can wait for half of it."""
+    kafka_dead_letter_topic: str = ""
+    """Kafka topic of rejected events (reason, source in headers); empty: ``<topic>.dlq``."""
+    stream_poll_s: float = Field(1.0, gt=0.0, le=60.0)
+    """``stream --follow`` waits this long for new events before polling again."""
+    stream_batch_size: int = Field(100, ge=1)
+    """Events applied (and their offsets committed) together."""
     feature_store: Literal["none", "feast"] = "{{ cookiecutter.feature_store }}"
     """``none``: the built-in store (Parquet offline, SQLite online), the answer's own token."""
     online_store: Literal["sqlite", "redis"] = "sqlite"

@@ -163,16 +163,67 @@ class BuiltinStore:
             )
             con.execute("COMMIT")
 
-    def update_online(self, group: str, rows: pd.DataFrame) -> None:
-        """Overwrite some feature columns of existing entities (fresh values from a stream)."""
+    def update_online(self, group: str, rows: pd.DataFrame, times: Sequence[float]) -> int:
+        """Overwrite feature columns of entities from rows newer than the entity's; return applied.
+
+        ``times`` are the rows' event times (epoch seconds). Each entity's newest applied event
+        time is kept (table ``<group>_event_times``); a row no newer than it is skipped, so a
+        replayed older event never overwrites a newer value.
+        """
         names = [name for name in rows.columns if name != KEYS[group]]
         assignments = ", ".join(f"{name} = ?" for name in names)
-        values = rows[[*names, KEYS[group]]].itertuples(index=False, name=None)
         with self._lock:
             con = self._connection()
-            con.executemany(
-                f"UPDATE {group}_features SET {assignments} WHERE {KEYS[group]} = ?", values
+            con.execute("BEGIN")
+            try:
+                fresh = rows.iloc[self._claim_newer(con, group, rows[KEYS[group]], times)]
+                con.executemany(
+                    f"UPDATE {group}_features SET {assignments} WHERE {KEYS[group]} = ?",
+                    fresh[[*names, KEYS[group]]].itertuples(index=False, name=None),
+                )
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        return len(fresh)
+
+    def _claim_newer(
+        self, con: sqlite3.Connection, group: str, ids: Sequence[int], times: Sequence[float]
+    ) -> list[int]:
+        """Record each row's event time where newer than its entity's; return those rows."""
+        key = KEYS[group]
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {group}_event_times ({key} INTEGER PRIMARY KEY, t REAL)"
+        )
+        claimed = []
+        for position, (entity, time) in enumerate(zip(ids, times, strict=True)):
+            before = con.total_changes
+            con.execute(
+                f"INSERT INTO {group}_event_times VALUES (?, ?) ON CONFLICT ({key}) "
+                "DO UPDATE SET t = excluded.t WHERE excluded.t > t",
+                (int(entity), float(time)),
             )
+            if con.total_changes > before:
+                claimed.append(position)
+        return claimed
+
+    def known(self, group: str, ids: Sequence[int]) -> set[int]:
+        """Return the ids among ``ids`` that have a row in the online store."""
+        unique = sorted({int(i) for i in ids})
+        found: set[int] = set()
+        with self._lock:
+            con = self._connection()
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                found |= {
+                    row[0]
+                    for row in con.execute(
+                        f"SELECT {KEYS[group]} FROM {group}_features "
+                        f"WHERE {KEYS[group]} IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                }
+        return found
 
     def lookup(self, group: str, ids: Sequence[int]) -> dict[str, np.ndarray]:
         """Return feature columns for ``ids`` in order; UnknownEntityError if one is missing."""
@@ -233,15 +284,33 @@ class FeastStore(BuiltinStore):
         stamped = frame.assign(**{TIMESTAMP: pd.Timestamp.now(tz="UTC")})
         self.feast().write_to_online_store(f"{group}_features", stamped)
 
-    def update_online(self, group: str, rows: pd.DataFrame) -> None:
-        """Overwrite some feature columns of the entities that exist (unknown ones are skipped)."""
-        current = pd.DataFrame(self._fetch(group, rows[KEYS[group]].tolist()))
-        known = current[schema.feature_names(group)[0]].notna().to_numpy()
-        frame = current[known].copy()
-        for name in rows.columns:
-            frame[name] = rows[name].to_numpy()[known]
-        if len(frame):
-            self.write_online(group, frame)
+    def update_online(self, group: str, rows: pd.DataFrame, times: Sequence[float]) -> int:
+        """Overwrite feature columns of entities from rows newer than the entity's; return applied.
+
+        Feast's SQLite online store overwrites whatever the stamp, so the newest event time of
+        each entity is checked and recorded first, in the built-in store's ``online.db``, in a
+        transaction committed only after Feast took the write.
+        """
+        with self._lock:
+            con = self._connection()
+            con.execute("BEGIN")
+            try:
+                fresh = rows.iloc[self._claim_newer(con, group, rows[KEYS[group]], times)]
+                if len(fresh):
+                    current = pd.DataFrame(self._fetch(group, fresh[KEYS[group]].tolist()))
+                    for name in fresh.columns:
+                        current[name] = fresh[name].to_numpy()
+                    self.write_online(group, current)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        return len(fresh)
+
+    def known(self, group: str, ids: Sequence[int]) -> set[int]:
+        unique = sorted({int(i) for i in ids})
+        first = self._fetch(group, unique)[schema.feature_names(group)[0]] if unique else []
+        return {i for i, value in zip(unique, first, strict=True) if value is not None}
 
     def _fetch(self, group: str, ids: Sequence[int]) -> dict[str, list]:
         return (
