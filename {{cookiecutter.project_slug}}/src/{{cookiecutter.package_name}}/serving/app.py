@@ -28,8 +28,9 @@ the schema says; 404 unknown entity; 413 a body over ``max_body_bytes`` or more 
 ``max_batch_size``; 415 wrong content type), never a 500. 503: no model is loaded yet, or the
 online feature store failed on an entity-id row and ``feature_store_fallback`` is ``error`` (with
 ``defaults`` the row is scored with default user and item features instead). SIGTERM stops the
-server gracefully: requests in flight are answered, then the process exits 0. Callers authenticate as
-``serving/auth.py`` says (401 without a valid token, 403 for an API key on ``/model/reload``);
+server gracefully: requests in flight are answered, then the process exits 0. Callers
+authenticate as ``serving/auth.py`` says (401 without a valid token, 403 for an API key on
+``/model/reload``);
 ``/health``, ``/ready``{% if cookiecutter.monitoring %}, ``/metrics``{% endif %} and the docs are open. No CORS headers are sent
 unless ``cors_origins`` lists origins. The OpenAPI document (``/openapi.json``) states every
 answer and limit; ``tests/test_api_contract.py`` checks the server against it (schemathesis).
