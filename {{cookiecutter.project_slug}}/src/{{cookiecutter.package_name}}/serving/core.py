@@ -91,6 +91,12 @@ as_output = plain
 """Return one prediction as JSON-friendly data: a float, or a list of probabilities."""
 
 
+def _one_line(error: BaseException) -> str:
+    """Return ``error`` as one line: its type and its first line."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
 class PredictionService:
     """Features in, predictions out, for the champion model (and a challenger in experiments)."""
 
@@ -400,10 +406,3 @@ class PredictionService:
         order = np.argsort([-np.max(r["prediction"]) for r in results], kind="stable")[:k]
         return [{schema.ITEM_KEY: int(candidates[i]), **results[i]} for i in order]
 {%- endif %}
-
-
-
-def _one_line(error: BaseException) -> str:
-    """Return ``error`` as one line: its type and its first line."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
