@@ -230,6 +230,7 @@ class PredictionService:
             self._failed(error)
             raise
         if wanted == self.models.versions()[: len(wanted)]:
+            self.last_failure = None  # the registry answers again: log the next failure
             return False
         self.reload()
         return True
