@@ -276,6 +276,32 @@ def test_a_failed_hot_swap_keeps_the_old_model_answering(loop, tmp_path, entity,
 {%- endif %}
         [line] = server.lines("model reload failed")
         assert f"version {serving_version} keeps serving" in line and reason in line
+
+
+def _wait_for(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("fault", [_corrupt_new_version, _registry_gone], ids=["corrupt", "gone"])
+def test_the_registry_poll_retries_a_failed_swap_and_logs_it_once(loop, tmp_path, entity, fault):
+    settings = served_copy(loop[0], tmp_path)
+    with serving(settings, RELOAD_INTERVAL_S="0.1") as server:
+        status, ready = _http(server.port, "GET", "/ready")
+        assert status == 200
+        reason = fault(loop[0], settings)
+{%- if cookiecutter.monitoring %}
+        _wait_for(lambda: _metric(server.port, "model_load_failures_total") >= 3)
+{%- else %}
+        _wait_for(lambda: server.lines("model reload failed"))
+{%- endif %}
+        status, answer = _http(server.port, "POST", "/predict", entity["body"])
+        assert status == 200 and answer["model_version"] == ready["model_version"]
+        [line] = server.lines("model reload failed")
+        assert reason in line
+        assert server.lines("Traceback") == []
 {%- endif %}
 {%- if cookiecutter.feature_store == 'none' %}
 
