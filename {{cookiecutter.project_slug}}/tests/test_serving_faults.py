@@ -20,7 +20,7 @@ import os
 import shutil
 import signal
 import socket
-{%- if rest and cookiecutter.feature_store == 'none' %}
+{%- if cookiecutter.feature_store == 'none' %}
 import sqlite3
 {%- endif %}
 import subprocess
@@ -160,7 +160,7 @@ def test_fallback_values_cover_every_user_and_item_feature():
 
 def _http(port: int, method: str, path: str, body: object = None, headers=None) -> tuple:
     """Return ``(status, parsed JSON or text)`` of one request."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
     try:
         data = json.dumps(body).encode() if body is not None else None
         heads = {"content-type": "application/json", **(headers or {})}
@@ -362,7 +362,7 @@ def _expecting(port: int, body: bytes) -> socket.socket:
     The server answers ``100 Continue`` only when the app asks for the body: from then on the
     request is in flight, and it stays there until the test sends the body.
     """
-    connection = socket.create_connection((HOST, port), timeout=30)
+    connection = socket.create_connection((HOST, port), timeout=60)
     head = (
         f"POST /predict HTTP/1.1\r\nhost: {HOST}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nexpect: 100-continue\r\n\r\n"
@@ -420,7 +420,7 @@ def test_grpc_without_a_champion_is_unavailable_until_reloaded_and_stops_on_sigt
         with grpc.insecure_channel(f"{HOST}:{server.port}") as channel:
             predictor = services.PredictorStub(channel)
             with pytest.raises(grpc.RpcError) as refused:
-                predictor.Predict(request, timeout=10)
+                predictor.Predict(request, timeout=60)
             assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
             [line] = server.lines(NO_CHAMPION)
             assert "promote" in line
@@ -428,10 +428,41 @@ def test_grpc_without_a_champion_is_unavailable_until_reloaded_and_stops_on_sigt
             version = register_champion(loop[0], settings)
             admin = services.AdminStub(channel)
             metadata = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
-            reloaded = admin.Reload(messages.ReloadRequest(), metadata=metadata, timeout=10)
+            reloaded = admin.Reload(messages.ReloadRequest(), metadata=metadata, timeout=60)
             assert reloaded.model_version == version
-            assert predictor.Predict(request, timeout=10).model_version == version
+            assert predictor.Predict(request, timeout=60).model_version == version
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(40) == 0, server.log.read_text()[-3000:]
     assert len(server.lines("stopping: answering the calls in flight")) == 1
+{%- if cookiecutter.feature_store == 'none' %}
+
+
+@pytest.mark.parametrize("fallback", ["defaults", "error"])
+def test_grpc_answers_a_failed_online_store_with_the_configured_fallback(
+    loop, tmp_path, entity, fallback
+):
+    grpc = pytest.importorskip("grpc")
+    pytest.importorskip("grpc_tools")
+    from {{ cookiecutter.package_name }}.serving.grpc_server import load_protos
+
+    messages, services = load_protos(loop[0])
+    settings = served_copy(loop[0], tmp_path)
+    ids = {key: entity["body"][key] for key in (schema.USER_KEY, schema.ITEM_KEY)}
+    request = messages.PredictRequest(**ids, **entity["body"]["context"])
+    with serving(settings, protocol="grpc", FEATURE_STORE_FALLBACK=fallback) as server:
+        with grpc.insecure_channel(f"{HOST}:{server.port}") as channel:
+            predictor = services.PredictorStub(channel)
+            version = predictor.Predict(request, timeout=60).model_version
+            with sqlite3.connect(settings.var / "features" / "online.db") as store:
+                store.execute("DROP TABLE item_features")
+            if fallback == "defaults":
+                assert predictor.Predict(request, timeout=60).model_version == version
+            else:
+                with pytest.raises(grpc.RpcError) as refused:
+                    predictor.Predict(request, timeout=60)
+                assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+                assert "feature store is unavailable" in refused.value.details()
+        [line] = server.lines("the online feature store failed")
+        assert "item_features" in line
+{%- endif %}
 {%- endif %}
