@@ -235,27 +235,35 @@ def test_a_missing_artifact_at_start_is_one_log_line_until_it_is_restored(loop, 
         assert _http(server.port, "GET", "/ready")[1]["model_version"] == version
 
 
-def _corrupt_new_version(source: Settings, settings: Settings) -> str:
-    """Promote a new version whose artifact then changes; return what the log line names."""
+def _corrupt_new_version(source: Settings, settings: Settings):
+    """Register a version whose artifact then changes, unpromoted (before the server starts).
+
+    Return the step that promotes it and what the log line names.
+    """
     registry = open_registry(settings)
-    version = register_champion(source, settings)
+    bundle, _ = open_registry(source).load(CHAMPION)
+    version = registry.register(bundle)
     artifact = registry.root / f"v{version}" / "model.pkl"
     data = bytearray(artifact.read_bytes())
     data[len(data) // 2] ^= 0xFF
     artifact.write_bytes(bytes(data))
-    return "fails its sha256 check"
+    aliases_file = registry.root / "aliases.json"
+    aliases = json.loads(aliases_file.read_text())
+    aliases.pop("challenger", None)  # served by experiments: only the promotion may load it
+    aliases_file.write_text(json.dumps(aliases))
+    return lambda: registry.promote(version), "fails its sha256 check"
 
 
-def _registry_gone(source: Settings, settings: Settings) -> str:
-    """Move the registry folder away (a registry that cannot be reached); return the log text."""
+def _registry_gone(source: Settings, settings: Settings):
+    """Return the step that moves the registry folder away (unreachable), and the log text."""
     folder = settings.var / "registry"
-    folder.rename(settings.var / "registry-away")
-    return "is gone"
+    return lambda: folder.rename(settings.var / "registry-away"), "is gone"
 
 
 @pytest.mark.parametrize("fault", [_corrupt_new_version, _registry_gone], ids=["corrupt", "gone"])
 def test_a_failed_hot_swap_keeps_the_old_model_answering(loop, tmp_path, entity, fault):
     settings = served_copy(loop[0], tmp_path)
+    trigger, reason = fault(loop[0], settings)
     with serving(settings) as server:
         status, ready = _http(server.port, "GET", "/ready")
         assert status == 200
@@ -264,7 +272,7 @@ def test_a_failed_hot_swap_keeps_the_old_model_answering(loop, tmp_path, entity,
         failures = _metric(server.port, "model_load_failures_total")
 {%- endif %}
 
-        reason = fault(loop[0], settings)
+        trigger()
         for _ in range(2):
             status, answer = _http(server.port, "POST", "/model/reload", headers=ADMIN)
             assert status == 409 and reason in answer["detail"]
@@ -278,24 +286,25 @@ def test_a_failed_hot_swap_keeps_the_old_model_answering(loop, tmp_path, entity,
         assert f"version {serving_version} keeps serving" in line and reason in line
 
 
-def _wait_for(condition, timeout_s: float = 30.0) -> None:
+def _wait_for(condition, server: Server, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, "the condition did not come true"
+        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
         time.sleep(0.1)
 
 
 @pytest.mark.parametrize("fault", [_corrupt_new_version, _registry_gone], ids=["corrupt", "gone"])
 def test_the_registry_poll_retries_a_failed_swap_and_logs_it_once(loop, tmp_path, entity, fault):
     settings = served_copy(loop[0], tmp_path)
+    trigger, reason = fault(loop[0], settings)
     with serving(settings, RELOAD_INTERVAL_S="0.1") as server:
         status, ready = _http(server.port, "GET", "/ready")
         assert status == 200
-        reason = fault(loop[0], settings)
+        trigger()
 {%- if cookiecutter.monitoring %}
-        _wait_for(lambda: _metric(server.port, "model_load_failures_total") >= 3)
+        _wait_for(lambda: _metric(server.port, "model_load_failures_total") >= 3, server)
 {%- else %}
-        _wait_for(lambda: server.lines("model reload failed"))
+        _wait_for(lambda: server.lines("model reload failed"), server)
 {%- endif %}
         status, answer = _http(server.port, "POST", "/predict", entity["body"])
         assert status == 200 and answer["model_version"] == ready["model_version"]
