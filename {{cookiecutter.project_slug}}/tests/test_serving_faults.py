@@ -20,9 +20,7 @@ import os
 import shutil
 import signal
 import socket
-{%- if cookiecutter.feature_store == 'none' %}
 import sqlite3
-{%- endif %}
 import subprocess
 import sys
 import time
@@ -150,6 +148,17 @@ def entity(loop) -> dict:
         },
         "features": [float(row[name]) for name in schema.feature_names()],
     }
+
+
+def break_online_store(settings: Settings, group: str) -> None:
+    """Drop the online table of ``group`` (SQLite): the server's next lookup fails."""
+    folder = "feast" if settings.feature_store == "feast" else "features"
+    with sqlite3.connect(settings.var / folder / "online.db") as store:
+        listed = store.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        tables = [name for (name,) in listed if name.endswith(f"{group}_features")]
+        assert tables, f"no online table of {group} features"
+        for name in tables:
+            store.execute(f'DROP TABLE "{name}"')
 
 
 def test_fallback_values_cover_every_user_and_item_feature():
@@ -312,7 +321,6 @@ def test_the_registry_poll_retries_a_failed_swap_and_logs_it_once(loop, tmp_path
         assert reason in line
         assert server.lines("Traceback") == []
 {%- endif %}
-{%- if cookiecutter.feature_store == 'none' %}
 
 
 @pytest.mark.parametrize("fallback", ["defaults", "error"])
@@ -325,8 +333,7 @@ def test_a_failed_online_store_answers_with_the_configured_fallback(
     with serving(settings, FEATURE_STORE_FALLBACK=fallback) as server:
         status, healthy = _http(server.port, "POST", "/predict", entity["body"])
         assert status == 200
-        with sqlite3.connect(settings.var / "features" / "online.db") as store:
-            store.execute("DROP TABLE user_features")  # the server's store now fails
+        break_online_store(settings, "user")
 
         answers = [_http(server.port, "POST", "/predict", entity["body"]) for _ in range(2)]
         if fallback == "defaults":
@@ -362,7 +369,6 @@ def test_a_failed_online_store_answers_with_the_configured_fallback(
         documented = _http(server.port, "GET", "/openapi.json")[1]
         answers_503 = documented["paths"]["/predict"]["post"]["responses"]["503"]
         assert "feature_store_fallback" in answers_503["description"]
-{%- endif %}
 
 
 def _expecting(port: int, body: bytes) -> socket.socket:
@@ -443,7 +449,6 @@ def test_grpc_without_a_champion_is_unavailable_until_reloaded_and_stops_on_sigt
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(40) == 0, server.log.read_text()[-3000:]
     assert len(server.lines("stopping: answering the calls in flight")) == 1
-{%- if cookiecutter.feature_store == 'none' %}
 
 
 @pytest.mark.parametrize("fallback", ["defaults", "error"])
@@ -462,8 +467,7 @@ def test_grpc_answers_a_failed_online_store_with_the_configured_fallback(
         with grpc.insecure_channel(f"{HOST}:{server.port}") as channel:
             predictor = services.PredictorStub(channel)
             version = predictor.Predict(request, timeout=60).model_version
-            with sqlite3.connect(settings.var / "features" / "online.db") as store:
-                store.execute("DROP TABLE item_features")
+            break_online_store(settings, "item")
             if fallback == "defaults":
                 assert predictor.Predict(request, timeout=60).model_version == version
             else:
@@ -473,5 +477,4 @@ def test_grpc_answers_a_failed_online_store_with_the_configured_fallback(
                 assert "feature store is unavailable" in refused.value.details()
         [line] = server.lines("the online feature store failed")
         assert "item_features" in line
-{%- endif %}
 {%- endif %}
