@@ -79,6 +79,7 @@ COMPONENTS: list[dict] = [
         "paths": [
             f"{PKG}/serving/auth.py",
             "tests/test_auth.py",
+            "tests/test_serving_faults.py",
             "deploy/k8s/service.yaml",
             "deploy/k8s/hpa.yaml",
             "deploy/k8s/pdb.yaml",

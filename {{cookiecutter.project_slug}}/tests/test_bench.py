@@ -42,6 +42,13 @@ def test_bench_measures_every_row_against_its_floor(loop, capsys):
 {%- endif %}
     client = "h2load" if bench.h2load_path() else "Python client"
     assert f"load: {client}" in table
+{%- if cookiecutter.serving in ['rest', 'rest+grpc'] and cookiecutter.registry == 'local' %}
+    swaps = summary["swaps"]
+    assert swaps["requests"] > 0 and swaps["errors"] == 0 and swaps["swap_failures"] == 0, swaps
+    assert "hot swaps under load" in table and "server RSS" in table
+{%- else %}
+    assert "hot swaps under load: skipped" in table
+{%- endif %}
 
 
 def test_bench_python_client_and_one_row(loop, capsys):
@@ -59,6 +66,19 @@ def test_bench_python_client_and_one_row(loop, capsys):
     assert all(row["errors"] == 0 and row["requests"] > 0 for row in rows.values())
     assert all("features" in name or "floor" in name for name in rows)
     assert "load: Python client" in capsys.readouterr().out
+
+
+{%- if cookiecutter.serving in ['rest', 'rest+grpc'] and cookiecutter.registry == 'local' %}
+
+
+def test_hot_swaps_under_load_fail_no_request(loop):
+    settings, _ = loop
+    result = bench.run_swaps(settings, duration=0.6, warmup=0.2, connections=4, client="python")
+    assert result["requests"] > 0 and result["errors"] == 0, result
+    assert result["swaps"] > 0 and result["swap_failures"] == 0, result
+    assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
+    assert result["p99_ms"] >= result["p50_ms"] > 0
+{%- endif %}
 
 
 @pytest.mark.parametrize(

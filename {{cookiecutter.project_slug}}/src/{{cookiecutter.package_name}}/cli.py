@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
             verb.add_argument("--warmup", type=float, default=0.5, help="seconds before each")
             verb.add_argument("--connections", type=int, default=16, help="concurrent clients")
             verb.add_argument("--only", default="", help="rows whose name contains this text")
+            verb.add_argument(
+                "--no-swaps",
+                action="store_true",
+                help="skip hot swaps under load (p99 and server RSS growth while swapping)",
+            )
 {%- if cookiecutter.stream_engine != 'none' %}
         if name == "stream":
             verb.add_argument(
@@ -219,6 +224,7 @@ def _bench(settings, args: argparse.Namespace) -> dict:
         connections=args.connections,
         client=args.client,
         only=args.only,
+        swaps=not args.no_swaps,
     )
 
 

@@ -58,6 +58,17 @@ FEATURES: tuple[Feature, ...] = (
 GROUPS = ("user", "item", "context", "interaction")
 CONTEXT_DEFAULTS = {"hour_of_day": 12, "is_weekend": 0}
 CONTEXT_RANGES = {"hour_of_day": (0, 23), "is_weekend": (0, 1)}
+FALLBACK_VALUES = {
+    f"{USER_ENTITY}_age": 40.0,
+    f"{USER_ENTITY}_tenure_days": 300.0,
+    f"{USER_ENTITY}_activity_7d": 5.0,
+    f"{USER_ENTITY}_price_affinity": 0.5,
+    f"{ITEM_ENTITY}_price": 50.0,
+    f"{ITEM_ENTITY}_popularity": 0.1,
+    f"{ITEM_ENTITY}_quality": 0.5,
+}
+"""User and item feature values served when the online store fails and
+``feature_store_fallback`` is ``defaults``: typical values of the synthetic data (set your own)."""
 FEATURE_LIMIT = 1e12
 """Largest magnitude of a feature that serving accepts: far past any real value, and small
 enough that no model's arithmetic overflows to inf (a score of inf - inf is NaN)."""

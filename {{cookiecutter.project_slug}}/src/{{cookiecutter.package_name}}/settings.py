@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     """``none``: the built-in store (Parquet offline, SQLite online), the answer's own token."""
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://localhost:6379/0"
+    feature_store_fallback: Literal["defaults", "error"] = "error"
+    """When the online store fails: ``error`` answers 503, ``defaults`` scores the row with
+    ``schema.FALLBACK_VALUES`` for its user and item features; both are counted in metrics."""
 
     trainer: Literal["sklearn", "{{ cookiecutter.trainer }}"] = "{{ cookiecutter.trainer }}"
     registry: Literal["local", "mlflow"] = "{{ cookiecutter.registry }}"

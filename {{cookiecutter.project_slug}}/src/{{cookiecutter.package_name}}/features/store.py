@@ -9,6 +9,8 @@ rows carry their write time, so a later materialization replaces earlier values 
 {%- endif %}
 Training rows (``get_training_frame``) and serving rows (``get_online_features``) are both built
 by ``assemble`` from the schema, so the same entity and context give the same vector.
+When the online store fails, serving uses ``fallback_vectors`` (``feature_store_fallback:
+defaults``) or answers 503 (``error``): see ``serving/core.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class UnknownEntityError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class StoreUnavailableError(RuntimeError):
+    """The online store failed and ``feature_store_fallback`` is ``error``: nothing to serve."""
 
 
 def assemble(
@@ -64,6 +70,12 @@ def context_columns(context: Mapping[str, Sequence[float]] | None, n: int) -> di
         name: np.asarray(context.get(name, [default] * n), dtype=np.float64)
         for name, default in schema.CONTEXT_DEFAULTS.items()
     }
+
+
+def fallback_vectors(n: int, context: Mapping[str, Sequence[float]] | None) -> np.ndarray:
+    """Return ``n`` vectors of ``schema.FALLBACK_VALUES`` with the request's context."""
+    columns = {name: np.full(n, value) for name, value in schema.FALLBACK_VALUES.items()}
+    return assemble(columns, columns, context_columns(context, n))
 
 
 class BuiltinStore:

@@ -18,7 +18,10 @@ serves and Prometheus scrapes (``deploy/prometheus/prometheus.yml``):
 - ``predict_rows_total{model_version, variant}`` and the ``prediction_score`` histogram with
   the same labels (the positive class's probability, the top class's probability, or the value);
 - ``features_defaulted_total{feature}``: context features a request left out, filled with the
-  schema's defaults;
+  schema's defaults, and (per row) user and item features filled with ``schema.FALLBACK_VALUES``
+  because the online store failed (``feature_store_fallback: defaults``);
+- ``feature_store_failures_total{fallback}``: entity-id requests the online store failed on,
+  answered with default values (``defaults``) or 503 / ``UNAVAILABLE`` (``error``);
 - ``model_load_failures_total``: reloads that failed (checksum, schema, registry), after which
   the loaded models kept serving; ``prediction_log_dropped_rows_total``;
 {%- if cookiecutter.experiment == 'shadow' %}
@@ -119,6 +122,7 @@ class ServiceCounts:
         self.rows: dict[tuple[str, str], int] = {}
         self.scores: dict[tuple[str, str], Histogram] = {}
         self.defaulted: dict[str, int] = {}
+        self.store_failures: dict[str, int] = {}
         self.load_failures = 0
         self.log_dropped = 0
         self.textfile_folder: Path | None = None
@@ -136,6 +140,7 @@ class ServiceCounts:
             latency = {key: h.copy() for key, h in self.latency.items()}
             scores = {key: h.copy() for key, h in self.scores.items()}
             defaulted = dict(self.defaulted)
+            store_failures = dict(self.store_failures)
             failures, dropped = self.load_failures, self.log_dropped
 {%- if cookiecutter.experiment == 'shadow' %}
             shadow_dropped, shadow_errors = self.shadow_dropped, self.shadow_errors
@@ -146,9 +151,16 @@ class ServiceCounts:
             ("predict_rows", "Rows scored", ROW_LABELS, rows),
             (
                 "features_defaulted",
-                "Context features a request left out, filled with the schema default",
+                "Features filled with a default: context a request left out, or user and item "
+                "features the failed online store did not give",
                 ("feature",),
                 {(name,): n for name, n in defaulted.items()},
+            ),
+            (
+                "feature_store_failures",
+                "Entity-id requests the online store failed on, by the fallback that answered",
+                ("fallback",),
+                {(name,): n for name, n in store_failures.items()},
             ),
         ]
         for name, documentation, labels, values in counters:
@@ -307,6 +319,15 @@ def observe_results(results: list[dict]) -> None:
 def observe_defaulted(feature: str, rows: int = 1) -> None:
     with COUNTS.lock:
         COUNTS.defaulted[feature] = COUNTS.defaulted.get(feature, 0) + rows
+
+
+def observe_store_failure(fallback: str, rows: int) -> None:
+    """Count a request the online store failed on; with ``defaults`` its filled features too."""
+    with COUNTS.lock:
+        COUNTS.store_failures[fallback] = COUNTS.store_failures.get(fallback, 0) + 1
+        if fallback == "defaults":
+            for name in schema.FALLBACK_VALUES:
+                COUNTS.defaulted[name] = COUNTS.defaulted.get(name, 0) + rows
 
 
 def observe_load_failure() -> None:

@@ -49,6 +49,11 @@ class LocalRegistry:
         self.root = settings.directory("registry", name or settings.model_name)
 
     def _aliases(self) -> dict:
+        if not self.root.is_dir():
+            raise RegistryError(
+                f"the registry folder {self.root} is gone: restore it, or set var_dir to the "
+                "folder that holds it"
+            )
         path = self.root / "aliases.json"
         return json.loads(path.read_text()) if path.exists() else {"history": []}
 
@@ -124,8 +129,13 @@ class LocalRegistry:
         """Return ``(bundle, metadata)``, verifying the artifact's sha256 before unpickling."""
         version = resolve_version(self, alias_or_version)
         info = self.metadata(version)
-        data = (self.root / f"v{version}" / "model.pkl").read_bytes()
-        return verified_bundle(data, version, info), info
+        artifact = self.root / f"v{version}" / "model.pkl"
+        if not artifact.is_file():
+            raise RegistryError(
+                f"model version {version} has no artifact at {artifact}: train and promote a new "
+                "version (make train promote), or restore the file"
+            )
+        return verified_bundle(artifact.read_bytes(), version, info), info
 
 
 def resolve_version(registry, alias_or_version: str | int) -> int:

@@ -25,8 +25,12 @@ and pydantic models for the docs. Routing them through FastAPI and pydantic inst
 ~150 us more CPU per request than the whole front door (``make bench``).
 Bad input is a 4xx with a reason (422 invalid, also more JSON rows than ``max_batch_size``, as
 the schema says; 404 unknown entity; 413 a body over ``max_body_bytes`` or more float64 rows than
-``max_batch_size``; 415 wrong content type), never a 500. Callers authenticate as
-``serving/auth.py`` says (401 without a valid token, 403 for an API key on ``/model/reload``);
+``max_batch_size``; 415 wrong content type), never a 500. 503: no model is loaded yet, or the
+online feature store failed on an entity-id row and ``feature_store_fallback`` is ``error`` (with
+``defaults`` the row is scored with default user and item features instead). SIGTERM stops the
+server gracefully: requests in flight are answered, then the process exits 0. Callers
+authenticate as ``serving/auth.py`` says (401 without a valid token, 403 for an API key on
+``/model/reload``);
 ``/health``, ``/ready``{% if cookiecutter.monitoring %}, ``/metrics``{% endif %} and the docs are open. No CORS headers are sent
 unless ``cors_origins`` lists origins. The OpenAPI document (``/openapi.json``) states every
 answer and limit; ``tests/test_api_contract.py`` checks the server against it (schemathesis).
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 {%- if cookiecutter.monitoring %}
 import time
 {%- endif %}
@@ -54,7 +59,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import __version__, schema
-from ..features.store import UnknownEntityError
+from ..features.store import StoreUnavailableError, UnknownEntityError
 {%- if cookiecutter.monitoring %}
 from ..monitoring import metrics
 {%- endif %}
@@ -440,6 +445,11 @@ class PredictionAPI:
             metrics.observe_error(path, "not_ready")
 {%- endif %}
             return _json(503, {"detail": str(error)})
+        except StoreUnavailableError as error:
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(path, "feature_store_unavailable")
+{%- endif %}
+            return _json(503, {"detail": str(error)})
         except Exception:
             logger.exception("prediction failed")
 {%- if cookiecutter.monitoring %}
@@ -528,7 +538,8 @@ REASONS = {
     413: "A body over max_body_bytes (or more float64 rows than max_batch_size)",
     415: "A content type this route does not read",
     422: "A body that does not match the schema",
-    503: "No champion model loaded yet",
+    503: "No champion model loaded yet, or the online feature store failed on an entity-id row "
+    "(feature_store_fallback: error; with defaults the row is scored with default features)",
 }
 
 
@@ -604,10 +615,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        try:
-            core.reload()
-        except RegistryError:
-            logger.exception("the champion model did not load; /ready answers 503 until it does")
+        core.start()
         stop = core.watch(settings.reload_interval_s) if settings.reload_interval_s > 0 else None
         yield
         if stop is not None:
@@ -675,9 +683,8 @@ def create_app(
     @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
     async def ready() -> JSONResponse:
         if not core.ready:
-            return JSONResponse(
-                {"ready": False, "detail": "no champion model loaded"}, status_code=503
-            )
+            detail = core.last_failure or "no champion model loaded"
+            return JSONResponse({"ready": False, "detail": detail}, status_code=503)
         return JSONResponse({"ready": True, "model_version": core.champion.version})
 
     @app.get(
@@ -745,9 +752,20 @@ def create_app(
     return api
 
 
+def _stopped(signum: int, frame: object) -> None:
+    logger.warning("stopped by %s after answering the requests in flight", signal.strsignal(signum))
+
+
 def serve(settings: Settings) -> None:
-    """Run the API with uvicorn on ``serve_host:serve_port``: one worker, no access log."""
+    """Run the API with uvicorn on ``serve_host:serve_port``: one worker, no access log.
+
+    On SIGTERM or SIGINT uvicorn stops accepting connections, answers the requests in flight and
+    then raises the signal again; the handler set here makes that a clean return (exit 0).
+    """
     import uvicorn
+
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stopped)
 
     uvicorn.run(
         create_app(settings),

@@ -13,7 +13,12 @@ Ctrl-C) and prints one table:
   the online store), reported separately;
 - ``mlflow models serve`` of the same estimator (projects with ``registry=mlflow``);
 - ``POST /predict/batch`` with 256 rows, as JSON and as packed float64;
-- gRPC (projects with gRPC): single rows and 256-row packed batches.
+- gRPC (projects with gRPC): single rows and 256-row packed batches;
+- hot swaps under load (REST, local registry): ``POST /predict`` by entity ids for ``duration``
+  seconds while another thread swaps the champion back and forth without pause (promote a second
+  version, ``POST /model/reload``, roll back, reload) in a copy of the registry
+  (``var/bench/swaps``); reports requests, failed requests, p50/p99, swaps, and the server's RSS
+  at the start and the end of the window (its growth over the run).
 
 The load generator is ``h2load`` (nghttp2; HTTP/1.1 keep-alive for REST, h2c for gRPC) when it is
 on PATH (``apt install nghttp2-client``, ``brew install nghttp2``): a C client leaves the two
@@ -35,12 +40,14 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -340,13 +347,20 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _http(port: int, method: str, path: str, body: bytes = b"", content_type: str = "") -> tuple:
+def _http(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    content_type: str = "",
+    headers: dict | None = None,
+) -> tuple:
     """Return ``(status, body)`` of one request (stdlib client, for checks only)."""
     import http.client
 
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     try:
-        headers = {"content-type": content_type} if content_type else {}
+        headers = {**({"content-type": content_type} if content_type else {}), **(headers or {})}
         connection.request(method, path, body=body or None, headers=headers)
         response = connection.getresponse()
         return response.status, response.read()
@@ -488,6 +502,120 @@ def _run_row(row: Row, server: Server, args: dict, folder: Path) -> dict:
     result["rows_s"] = result["req_s"] * row.rows
     result["cpu_us"] = result["cpu_s"] / result["requests"] * 1e6 if result["requests"] else None
     return result
+
+
+# ---------------------------------------------------------------- hot swaps under load
+
+
+def _rss_mb(pid: int) -> float:
+    """Return the resident set size of process ``pid`` in MiB (VmRSS in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _swap_registry(settings: Settings, folder: Path):
+    """Return a copy of the registry under ``folder`` holding at least two versions."""
+    from ..registry.registry import CHAMPION, LocalRegistry
+
+    copy = folder / "registry"
+    if copy.is_symlink() or copy.is_file():
+        copy.unlink()
+    elif copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(settings.var / "registry", copy)
+    registry = LocalRegistry(settings.model_copy(update={"var_dir": folder}))
+    if len(registry.versions()) < 2:
+        bundle, _ = registry.load(CHAMPION)
+        registry.register(bundle, {"note": "copy of the champion for the hot-swap benchmark"})
+    return registry
+
+
+def _swapper(
+    registry, port: int, token: str, warmup: float, done: threading.Event, pid: int, out: dict
+) -> None:
+    """Swap the champion back and forth until ``done``; record swaps and the server's RSS."""
+    from ..registry.registry import CHAMPION
+
+    done.wait(warmup)
+    out["rss_start_mb"] = _rss_mb(pid)
+    first = registry.alias(CHAMPION)
+    other = next(v for v in reversed(registry.versions()) if v != first)
+    admin = {"authorization": f"Bearer {token}"}
+    while not done.is_set():
+        if registry.alias(CHAMPION) == first:
+            registry.promote(other)
+        else:
+            registry.rollback()
+        status, body = _http(port, "POST", "/model/reload", headers=admin)
+        if status == 200:
+            out["swaps"] += 1
+        else:
+            out["swap_failures"] += 1
+            out["swap_error"] = f"HTTP {status} {body[:200]!r}"
+    out["rss_end_mb"] = _rss_mb(pid)
+
+
+def run_swaps(
+    settings: Settings,
+    duration: float = 3.0,
+    warmup: float = 0.5,
+    connections: int = 16,
+    client: str = "auto",
+    data: dict | None = None,
+) -> dict:
+    """Load ``POST /predict`` while the champion is swapped in a loop; return the measurements.
+
+    ``requests``, ``errors`` (failed requests), ``p50_ms``, ``p99_ms``, ``swaps``,
+    ``swap_failures`` and the server's ``rss_start_mb``, ``rss_end_mb``, ``rss_growth_mb``.
+    Raises ValueError for a project without a REST API or with another registry than local.
+    """
+    if find_spec(f"{PACKAGE}.serving.app") is None:
+        raise ValueError("hot swaps under load need the REST API: the project has none")
+    if settings.registry != "local":
+        raise ValueError("hot swaps under load copy a local registry: the project's is mlflow")
+    h2load = h2load_path() if client != "python" else None
+    data = data or _payloads(settings)
+    folder = settings.directory("bench", "swaps")
+    env = _bench_settings_env(settings, folder)
+    registry = _swap_registry(settings, folder)
+    token = secrets.token_urlsafe(32)
+    env |= {f"{ENV_PREFIX}ADMIN_TOKEN": token, f"{ENV_PREFIX}RELOAD_INTERVAL_S": "0"}
+    body = json.dumps({**data["ids"], "context": data["context"]}).encode()
+    row = Row("REST /predict, entity ids, hot swaps", "rest", "/predict", body)
+    args = {"warmup": warmup, "duration": duration, "connections": connections, "h2load": h2load}
+    out = {"swaps": 0, "swap_failures": 0, "swap_error": None}
+    with ExitStack() as stack:
+        command, extra = _command("rest")
+        server = _start(stack, "rest", command, {**env, **extra}, settings)
+        _wait_ready(server, "/ready", START_TIMEOUT_S["rest"])
+        _first_output(row, server, settings)
+        done = threading.Event()
+        swapper = threading.Thread(
+            target=_swapper,
+            args=(registry, server.port, token, warmup, done, server.process.pid, out),
+            daemon=True,
+        )
+        swapper.start()
+        try:
+            result = _run_row(row, server, args, folder)
+        finally:
+            done.set()
+            swapper.join(timeout=60)
+    growth = out["rss_end_mb"] - out["rss_start_mb"]
+    return {**result, **out, "rss_growth_mb": growth, "client": "h2load" if h2load else "python"}
+
+
+def _swaps_line(result: dict) -> str:
+    return (
+        f"hot swaps under load (REST /predict, entity ids, {result['client']} client): "
+        f"{result['requests']:,} requests, {result['errors']} failed, p50 {result['p50_ms']:.2f} "
+        f"ms, p99 {result['p99_ms']:.2f} ms; {result['swaps']} swaps (promote/rollback + "
+        f"reload), {result['swap_failures']} failed; server RSS {result['rss_start_mb']:.1f} MiB "
+        f"at the start, {result['rss_end_mb']:.1f} MiB at the end ({result['rss_growth_mb']:+.1f} "
+        "MiB)"
+    )
 
 
 # ---------------------------------------------------------------- the run
@@ -817,11 +945,13 @@ def run(
     verbose: bool = True,
     client: str = "auto",
     only: str = "",
+    swaps: bool = True,
 ) -> dict:
     """Measure every row once, print the table, write ``reports/bench.json``; return a summary.
 
     ``client``: ``h2load``, ``python`` or ``auto`` (h2load when it is on PATH). ``only``: measure
     the rows whose name contains it (case-insensitive), with the floors they are compared with.
+    ``swaps``: also measure hot swaps under load (``run_swaps``; not with ``only``).
     """
     if client not in CLIENTS:
         raise ValueError(f"client must be one of {', '.join(CLIENTS)}, not {client!r}")
@@ -884,13 +1014,29 @@ def run(
     cost = _metrics_cost(data)
     if cost:
         notes.append(cost)
+    swapped = None
+    if swaps and not only:
+        try:
+            if verbose:
+                print("bench: measuring hot swaps under load", file=sys.stderr, flush=True)
+            swapped = run_swaps(settings, duration, warmup, connections, client, data)
+            notes.append(_swaps_line(swapped))
+        except ValueError as error:
+            notes.append(f"hot swaps under load: skipped, {error}")
     table = _format(rows, notes, args)
     print(table)
     path = settings.directory("reports") / "bench.json"
     results = [{"row": row.name, "rows_per_request": row.rows, **row.result} for row in rows]
     settings_used = {**args, "h2load": None, "client": "h2load" if args["h2load"] else "python"}
-    path.write_text(json.dumps({"args": settings_used, "rows": results, "notes": notes}, indent=2))
-    return {"report": str(path), "rows": len(rows), "seconds": round(elapsed, 1)}
+    report = {"args": settings_used, "rows": results, "swaps": swapped, "notes": notes}
+    path.write_text(json.dumps(report, indent=2))
+    summary = {"report": str(path), "rows": len(rows), "seconds": round(elapsed, 1)}
+    if swapped is not None:
+        summary["swaps"] = {
+            key: swapped[key]
+            for key in ("requests", "errors", "p99_ms", "swaps", "swap_failures", "rss_growth_mb")
+        }
+    return summary
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,14 @@ the registry (its checksum and schema hash verified); returns predictions with t
 ``reload`` loads the promoted models completely first and then swaps one reference, so requests
 in flight keep the models they started with and none is dropped; ``watch`` polls the registry in
 a daemon thread and reloads when the champion (or challenger) alias moves.
+
+Faults: a reload that fails (an artifact whose checksum does not match, a missing artifact, an
+unreachable registry, a registry that names no champion any more) leaves the loaded models
+serving, counts ``model_load_failures_total`` and logs one line (repeats of the same failure are
+not logged again). ``start`` logs one line saying what is missing when no model loads at start.
+When the online feature store fails, ``feature_store_fallback`` decides: ``defaults`` answers with
+``schema.FALLBACK_VALUES`` for the user and item features, ``error`` refuses with
+``StoreUnavailableError`` (503 / ``UNAVAILABLE``); both are counted.
 {%- if cookiecutter.experiment == 'shadow' %}
 The challenger runs in shadow: each request is handed to ``experiments.shadow.ShadowScorer``
 (a bounded queue, scored in a background thread, logged next to the prediction log) after the
@@ -29,7 +37,13 @@ from ..experiments.assignment import ExposureLog, assign
 {%- elif cookiecutter.experiment == 'shadow' %}
 from ..experiments.shadow import ShadowScorer
 {%- endif %}
-from ..features.store import BuiltinStore, open_store
+from ..features.store import (
+    BuiltinStore,
+    StoreUnavailableError,
+    UnknownEntityError,
+    fallback_vectors,
+    open_store,
+)
 {%- if cookiecutter.monitoring %}
 from ..monitoring import metrics
 from ..monitoring.prediction_log import PredictionLog
@@ -77,6 +91,12 @@ as_output = plain
 """Return one prediction as JSON-friendly data: a float, or a list of probabilities."""
 
 
+def _one_line(error: BaseException) -> str:
+    """Return ``error`` as one line: its type and its first line."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
 class PredictionService:
     """Features in, predictions out, for the champion model (and a challenger in experiments)."""
 
@@ -88,6 +108,8 @@ class PredictionService:
         self.registry = registry or open_registry(settings)
         self.models = Models()
         self.last_latency_s = 0.0
+        self.last_failure: str | None = None
+        self._store_failure: str | None = None
 {%- if cookiecutter.vector_index != 'none' %}
         self._index = None
 {%- endif %}
@@ -128,39 +150,87 @@ class PredictionService:
             raise RegistryError(f"model version {version} was trained on another feature schema")
         return LoadedModel(int(info["version"]), bundle["predictor"], bundle.get("metrics", {}))
 
+    def _wanted(self) -> list[int | None]:
+        """Return the versions the watched aliases point at; RegistryError if it cannot tell."""
+        try:
+            wanted = [self.registry.alias(alias) for alias in self._aliases()]
+        except RegistryError:
+            raise
+        except Exception as error:  # a folder gone, a tracking server down: same for the caller
+            raise RegistryError(f"the registry is unreachable: {_one_line(error)}") from error
+        if wanted[0] is None and self.models.champion is not None:
+            raise RegistryError("the registry names no champion any more (is it the right one?)")
+        return wanted
+
+    def _load_all(self, current: Models) -> list[LoadedModel | None]:
+        wanted = self._wanted()
+        serving = (current.champion, current.challenger)[: len(wanted)]
+        try:
+            return [
+                self._load(version, model) for version, model in zip(wanted, serving, strict=True)
+            ]
+        except RegistryError:
+            raise
+        except Exception as error:
+            raise RegistryError(f"the model did not load: {_one_line(error)}") from error
+
+    def _failed(self, error: RegistryError) -> None:
+        """Count a failed reload and log it in one line, unless it repeats the last failure."""
+{%- if cookiecutter.monitoring %}
+        metrics.observe_load_failure()
+{%- endif %}
+        message = str(error)
+        if message == self.last_failure:
+            return
+        self.last_failure = message
+        champion = self.models.champion
+        if champion is None:
+            logger.error("no model loaded: %s; /ready answers 503 until one loads", message)
+        else:
+            logger.error(
+                "model reload failed, version %s keeps serving: %s", champion.version, message
+            )
+
     def reload(self) -> int | None:
         """Load the models the aliases point at, then swap them in; return the champion version.
 
-        A model that fails to load (checksum, schema) raises RegistryError and the models that
-        were serving keep serving.
+        A model that fails to load (checksum, schema, missing artifact, unreachable registry)
+        raises RegistryError and the models that were serving keep serving.
         """
         with self._reload_lock:
-            current = self.models
-{%- if cookiecutter.monitoring %}
             try:
-                wanted = [self.registry.alias(alias) for alias in self._aliases()]
-                serving = (current.champion, current.challenger)[: len(wanted)]
-                loaded = [
-                    self._load(version, model)
-                    for version, model in zip(wanted, serving, strict=True)
-                ]
-            except Exception:
-                metrics.observe_load_failure()
+                loaded = self._load_all(self.models)
+            except RegistryError as error:
+                self._failed(error)
                 raise
-{%- else %}
-            wanted = [self.registry.alias(alias) for alias in self._aliases()]
-            serving = (current.champion, current.challenger)[: len(wanted)]
-            loaded = [
-                self._load(version, model) for version, model in zip(wanted, serving, strict=True)
-            ]
-{%- endif %}
             self.models = Models(*loaded)
+            self.last_failure = None
         return self.models.champion.version if self.models.champion else None
+
+    def start(self) -> None:
+        """Load the champion at start; when there is none, log one line saying how to get one."""
+        try:
+            version = self.reload()
+        except RegistryError:
+            return
+        if version is None:
+            where = getattr(self.registry, "root", None) or self.settings.registry
+            logger.error(
+                "no champion model in the registry (%s): train and promote one (make train "
+                "promote), then POST /model/reload or wait for the next poll; /ready answers 503 "
+                "until then",
+                where,
+            )
 
     def refresh(self) -> bool:
         """Reload if a watched alias points at another version than the one serving."""
-        wanted = tuple(self.registry.alias(alias) for alias in self._aliases())
+        try:
+            wanted = tuple(self._wanted())
+        except RegistryError as error:
+            self._failed(error)
+            raise
         if wanted == self.models.versions()[: len(wanted)]:
+            self.last_failure = None  # the registry answers again: log the next failure
             return False
         self.reload()
         return True
@@ -177,6 +247,8 @@ class PredictionService:
 {%- endif %}
                     if self.refresh():
                         logger.warning("now serving model version %s", self.models.versions())
+                except RegistryError:  # counted and logged; retried at the next poll
+                    continue
                 except Exception:  # keep serving the loaded model; retry at the next poll
                     logger.exception("model refresh failed, the loaded model keeps serving")
 
@@ -206,7 +278,7 @@ class PredictionService:
         challenger = models.challenger
 {%- endif %}
         started = time.perf_counter()
-        vectors = self.store.online_vectors(user_ids, item_ids, context)
+        vectors = self._vectors(user_ids, item_ids, context)
         predictions = list(champion.predictor.predict(vectors))
         versions = [champion.version] * len(predictions)
         variants = ["control"] * len(predictions)
@@ -237,6 +309,41 @@ class PredictionService:
             )
 {%- endif %}
         return results
+
+    def _vectors(
+        self,
+        user_ids: Sequence[int],
+        item_ids: Sequence[int],
+        context: Mapping[str, Sequence[float]] | None,
+    ) -> np.ndarray:
+        """Return the online vectors, or the fallback of ``feature_store_fallback`` on failure."""
+        try:
+            vectors = self.store.online_vectors(user_ids, item_ids, context)
+        except UnknownEntityError:
+            raise
+        except Exception as error:  # the store is down or broken, not a bad request
+            return self._store_failed(error, user_ids, item_ids, context)
+        if self._store_failure is not None:
+            self._store_failure = None
+            logger.warning("the online feature store answers again")
+        return vectors
+
+    def _store_failed(self, error: Exception, user_ids, item_ids, context) -> np.ndarray:
+        fallback = self.settings.feature_store_fallback
+{%- if cookiecutter.monitoring %}
+        metrics.observe_store_failure(fallback, len(user_ids))
+{%- endif %}
+        message = _one_line(error)
+        if message != self._store_failure:
+            self._store_failure = message
+            answer = "default feature values" if fallback == "defaults" else "503"
+            logger.error("the online feature store failed: %s; answering with %s", message, answer)
+        if fallback != "defaults":
+            raise StoreUnavailableError(
+                "the online feature store is unavailable: try again later, or send the "
+                "features in the request"
+            ) from error
+        return fallback_vectors(len(user_ids), context)
 
     def predict_row(self, row: list[float]) -> dict:
         """Score one row of the caller's features (schema order) with the champion, numpy-free.

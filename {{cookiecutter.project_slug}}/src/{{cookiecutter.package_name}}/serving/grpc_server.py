@@ -10,8 +10,10 @@ features travel packed (``repeated double``, rows x features) and are answered p
 protobuf library writes for one) is read in place as float64 (``packed_features``) and answered
 by ``packed_answer``, so a 256-row batch never becomes 2,560 Python floats; any other request
 is parsed by protobuf. Invalid input is ``INVALID_ARGUMENT``, an unknown entity ``NOT_FOUND``,
-no model ``UNAVAILABLE``, a message over ``max_body_bytes`` ``RESOURCE_EXHAUSTED``. The
-champion is swapped in by itself when the registry's alias moves; ``Admin/Reload`` does it now.
+no model (or a failed online store with ``feature_store_fallback: error``) ``UNAVAILABLE``, a
+message over ``max_body_bytes`` ``RESOURCE_EXHAUSTED``. The champion is swapped in by itself when
+the registry's alias moves; ``Admin/Reload`` does it now. SIGTERM stops the server gracefully:
+calls in flight are answered (within ``STOP_GRACE_S``), then the process exits 0.
 Callers send their token as metadata (``serving/auth.py``): a missing or wrong one is
 ``UNAUTHENTICATED``, an API key on ``Admin`` ``PERMISSION_DENIED``.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import signal
 import sys
 import threading
 {%- if cookiecutter.monitoring %}
@@ -32,7 +35,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .. import schema
-from ..features.store import UnknownEntityError
+from ..features.store import StoreUnavailableError, UnknownEntityError
 {%- if cookiecutter.monitoring %}
 from ..monitoring import metrics
 {%- endif %}
@@ -44,6 +47,7 @@ from .core import NotReadyError, PredictionService
 PROTO = "predict.proto"
 N_FEATURES = len(schema.feature_names())
 LIMIT = schema.FEATURE_LIMIT
+STOP_GRACE_S = 30.0
 logger = logging.getLogger(__name__)
 
 
@@ -254,6 +258,11 @@ async def start(
             metrics.observe_error(route, "not_ready")
 {%- endif %}
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
+        except StoreUnavailableError as error:
+{%- if cookiecutter.monitoring %}
+            metrics.observe_error(route, "feature_store_unavailable")
+{%- endif %}
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
         except Exception:
             logger.exception("prediction failed")
 {%- if cookiecutter.monitoring %}
@@ -332,10 +341,7 @@ def add_health(server, core: PredictionService, service: str) -> None:
 
 
 def _load_models(core: PredictionService) -> None:
-    try:
-        core.reload()
-    except RegistryError:
-        logger.exception("the champion model did not load; calls get UNAVAILABLE until it does")
+    core.start()
 
 
 class BackgroundServer:
@@ -386,8 +392,14 @@ def serve(settings: Settings) -> None:
 
     async def main() -> None:
         server, port = await start(settings, core, guard=guard)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, stopping.set)
         print(f"gRPC server listening on {settings.serve_host}:{port}", flush=True)
-        await server.wait_for_termination()
+        await stopping.wait()
+        logger.warning("stopping: answering the calls in flight (at most %g s)", STOP_GRACE_S)
+        await server.stop(STOP_GRACE_S)
 
     try:
         asyncio.run(main())
