@@ -13,6 +13,7 @@ appends rejected rows to ``dead_letter/<table>/`` with their reason. Materializa
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,7 @@ def spark_config(settings: Settings) -> dict[str, str]:
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
         }
     return config
 
@@ -51,6 +53,8 @@ def session(settings: Settings) -> SparkSession:
     """Return the SparkSession built from the settings (the running one, reconfigured)."""
     from pyspark.sql import SparkSession
 
+    if settings.spark_master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM binds 127.0.0.1 only
     builder = SparkSession.builder
     for key, value in spark_config(settings).items():
         builder = builder.config(key, value)
