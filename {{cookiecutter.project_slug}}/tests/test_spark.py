@@ -132,3 +132,19 @@ def test_online_store_loads_the_newest_offline_row_per_entity(tmp_path):
     newer.to_parquet(store.offline_path("user") / "part-newer.parquet", index=False)
     store.write_online("user", store.latest_offline("user"))
     assert store.lookup("user", [int(newer[key].iloc[0])])[name][0] == 1234.5
+
+
+def test_spark_reads_raw_tables_in_csv_and_json_lines(tmp_path):
+    settings = spark_settings(tmp_path)
+    generate(settings)
+    raw = settings.directory("raw")
+    users, items = pd.read_parquet(raw / "users.parquet"), pd.read_parquet(raw / "items.parquet")
+    users.to_json(raw / "users.jsonl", orient="records", lines=True)
+    items.to_csv(raw / "items.csv", index=False)
+    (raw / "users.parquet").unlink()
+    (raw / "items.parquet").unlink()
+    report = ingest(settings)
+    assert report["users"]["rows"] == len(users) and report["items"]["rows"] == len(items)
+    for table, frame in (("users", users), ("items", items)):
+        clean = sorted_table(clean_path(settings, table), TABLES[table])[list(frame.columns)]
+        pd.testing.assert_frame_equal(clean, frame.sort_values(TABLES[table], ignore_index=True))

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import schema
+from .features.store import FEATURE_TIME, KEYS, TIMESTAMP
+from .ingestion import batch
+from .ingestion.dead_letter import REASON
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -26,8 +29,6 @@ if TYPE_CHECKING:
 
 ORDER = "_mlsd_order"
 DEAD_LETTERED_AT = "dead_lettered_at"
-FEATURE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
-"""The event time stamped on materialized feature rows (the same on the DuckDB path)."""
 
 
 def spark_config(settings: Settings) -> dict[str, str]:
@@ -68,7 +69,15 @@ def session(settings: Settings) -> SparkSession:
 def read_table(spark: SparkSession, path: Path) -> DataFrame:
     """Read a raw or clean table with Spark's reader for its format (Parquet, CSV, JSON lines)."""
     if path.suffix == ".csv":
-        return spark.read.csv(str(path), header=True, inferSchema=True)
+        from pyspark.sql import functions as F
+
+        frame = spark.read.csv(str(path), header=True, inferSchema=True)
+        return frame.select(  # CSV infers int32 where Parquet and JSON give int64
+            *[
+                F.col(f.name).cast("long") if f.dataType.typeName() == "integer" else F.col(f.name)
+                for f in frame.schema.fields
+            ]
+        )
     if path.suffix in (".json", ".jsonl"):
         return spark.read.json(str(path))
     return spark.read.parquet(str(path))
@@ -85,11 +94,9 @@ def raw_path(settings: Settings, table: str) -> Path:
 
 def write_parquet(frame: DataFrame, target: Path) -> int:
     """Write ``frame`` as a Parquet folder swapped in at ``target``; return its row count."""
-    from .ingestion.batch import replace_path
-
     partial = target.with_name(target.name + ".spark-tmp")
     frame.write.mode("overwrite").parquet(str(partial))
-    replace_path(partial, target)
+    batch.replace_path(partial, target)
     return frame.sparkSession.read.parquet(str(target)).count()
 
 
@@ -98,9 +105,7 @@ def upsert(spark: SparkSession, target: Path, rows: DataFrame, key: str) -> int:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from .ingestion.batch import recover_path
-
-    recover_path(target)
+    batch.recover_path(target)
     incoming = rows.withColumn(ORDER, F.monotonically_increasing_id() + F.lit(1 << 62))
     if target.exists():
         existing = spark.read.parquet(str(target)).withColumn(ORDER, F.lit(0).cast("long"))
@@ -117,8 +122,6 @@ def upsert(spark: SparkSession, target: Path, rows: DataFrame, key: str) -> int:
 
 def validated(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
     """Return the raw rows of ``table`` with the reason of the first rule each breaks (or null)."""
-    from .ingestion import batch
-
     read_table(spark, raw_path(settings, table)).createOrReplaceTempView("raw")
     if table == "events":
         for name in ("users", "items"):
@@ -129,8 +132,6 @@ def validated(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
 def good_rows(checked: DataFrame, table: str) -> DataFrame:
     """Return the accepted rows without the reason, keys and context as integers."""
     from pyspark.sql import functions as F
-
-    from .ingestion.dead_letter import REASON
 
     good = checked.filter(F.col(REASON).isNull()).drop(REASON)
     if table == "events":
@@ -146,8 +147,6 @@ def dead_letter(settings: Settings, checked: DataFrame, table: str) -> None:
     """Append the rejected rows (fields as text, reason, time) to ``dead_letter/<table>/``."""
     from pyspark.sql import functions as F
 
-    from .ingestion.dead_letter import REASON
-
     rejected = checked.filter(F.col(REASON).isNotNull()).select(
         *[F.col(name).cast("string").alias(name) for name in checked.columns],
         F.lit(datetime.now(UTC).isoformat()).alias(DEAD_LETTERED_AT),
@@ -159,9 +158,6 @@ def dead_letter(settings: Settings, checked: DataFrame, table: str) -> None:
 def ingest_table(settings: Settings, table: str) -> dict[str, int]:
     """Validate the raw rows of ``table``; upsert the good ones and dead-letter the rest."""
     from pyspark.sql import functions as F
-
-    from .ingestion import batch
-    from .ingestion.dead_letter import REASON
 
     spark = session(settings)
     checked = validated(spark, settings, table).persist()
@@ -181,11 +177,8 @@ def materialize_offline(settings: Settings, group: str, table: str, target: Path
     """Write the offline feature table of ``group`` (key, features, event time) with Spark."""
     from pyspark.sql import functions as F
 
-    from .features.store import KEYS, TIMESTAMP
-    from .ingestion.batch import clean_path
-
     spark = session(settings)
-    clean = spark.read.parquet(str(clean_path(settings, table)))
+    clean = spark.read.parquet(str(batch.clean_path(settings, table)))
     features = clean.select(
         F.col(KEYS[group]), *[F.col(name).cast("double") for name in schema.feature_names(group)]
     ).withColumn(TIMESTAMP, F.lit(FEATURE_TIME))

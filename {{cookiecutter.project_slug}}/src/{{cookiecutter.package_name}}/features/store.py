@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from ..ingestion.batch import clean_path, replace_path
 from ..settings import Settings
 
 TIMESTAMP = "event_timestamp"
+FEATURE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+"""The event time stamped on materialized feature rows."""
 KEYS = {"user": schema.USER_KEY, "item": schema.ITEM_KEY}
 TABLES = {"user": "users", "item": "items"}
 
@@ -101,7 +104,7 @@ class BuiltinStore:
         frame = frame[[KEYS[group], *schema.feature_names(group)]].astype(
             dict.fromkeys(schema.feature_names(group), "float64")
         )
-        frame[TIMESTAMP] = pd.Timestamp("2024-01-01", tz="UTC")
+        frame[TIMESTAMP] = pd.Timestamp(FEATURE_TIME)
         partial = target.with_suffix(".tmp")
         frame.to_parquet(partial, index=False)
         replace_path(partial, target)
