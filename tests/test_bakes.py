@@ -272,3 +272,15 @@ def test_readme_diagram_names_only_selected_components(tmp_path):
     readme = (grpc_only / "README.md").read_text(encoding="utf-8")
     assert "```mermaid" in readme
     assert "gRPC" in readme and "FastAPI" not in readme and "Prometheus" not in readme
+
+
+def test_spark_project_runs_its_cluster_and_image_on_its_pyspark_version(baked):
+    answers, project = baked["batch-spark"]
+    pyspark = engine.dependencies(answers, SPEC)["spark"][0].split("==")[1]
+    compose = yaml.safe_load((project / "deploy/compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert {services[name]["image"] for name in ("spark-master", "spark-worker")} == {f"apache/spark:{pyspark}"}
+    assert "var:/data/var" in services["spark-worker"]["volumes"]  # executors write the tables
+    assert "build" in services["pipeline"]  # the image with Java and the spark extra
+    dockerfile = (project / "deploy/Dockerfile").read_text(encoding="utf-8")
+    assert "default-jre-headless" in dockerfile and "pip install .[spark]" in dockerfile
