@@ -334,3 +334,15 @@ def test_compose_server_images_match_the_client_pins(tmp_path, explicit, image, 
     services = yaml.safe_load((project / "deploy" / "compose.yaml").read_text())["services"]
     images = {s["image"] for s in services.values() if s.get("image", "").startswith(image + ":")}
     assert images == {f"{image}:{tag}"}
+
+
+def test_spark_project_runs_its_cluster_and_image_on_its_pyspark_version(baked):
+    answers, project = baked["batch-spark"]
+    pyspark = engine.dependencies(answers, SPEC)["spark"][0].split("==")[1]
+    compose = yaml.safe_load((project / "deploy/compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert {services[name]["image"] for name in ("spark-master", "spark-worker")} == {f"apache/spark:{pyspark}"}
+    assert "var:/data/var" in services["spark-worker"]["volumes"]  # executors write the tables
+    assert "build" in services["pipeline"]  # the image with Java and the spark extra
+    dockerfile = (project / "deploy/Dockerfile").read_text(encoding="utf-8")
+    assert "default-jre-headless" in dockerfile and "--extra spark" in dockerfile

@@ -21,6 +21,12 @@ COMPONENTS: list[dict] = [
         "paths": [],
     },
     {
+        "id": "spark_jobs",
+        "title": "Spark jobs: ingestion and feature materialization over Parquet",
+        "when": {"batch_engine": "spark"},
+        "paths": [f"{PKG}/spark_jobs.py", "tests/test_spark.py"],
+    },
+    {
         "id": "stream_ingestion",
         "title": "Stream ingestion",
         "when": {"stream_engine": {"not": "none"}},

@@ -1,14 +1,6 @@
 from __future__ import annotations
-{%- if cookiecutter.batch_engine == 'spark' %}
-
-import shutil
 
 import pandas as pd
-import pytest
-{%- else %}
-
-import pandas as pd
-{%- endif %}
 
 from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
@@ -43,20 +35,3 @@ def test_rerunning_a_batch_adds_no_duplicates(settings):
     clean = pd.read_parquet(clean_path(settings, "events"))
     assert clean[schema.EVENT_KEY].is_unique
     assert len(dead_letter.read(settings, "events")) == first["events"]["rejected"]
-{%- if cookiecutter.batch_engine == 'spark' %}
-
-
-@pytest.mark.slow
-def test_spark_engine_gives_the_same_result_as_duckdb(tmp_path):
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs a Java runtime")
-    from conftest import small_settings
-
-    reports = {}
-    for engine in ("duckdb", "spark"):
-        settings = small_settings(tmp_path / engine, batch_engine=engine, spark_master="local[1]")
-        generate(settings)
-        reports[engine] = ingest(settings)
-    assert reports["spark"] == reports["duckdb"]
-{%- endif %}

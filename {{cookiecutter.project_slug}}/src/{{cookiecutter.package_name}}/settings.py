@@ -62,6 +62,10 @@ class Settings(BaseSettings):
 
     batch_engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[*]"
+    """``local[*]`` runs Spark in this process; ``spark://host:7077`` (or ``yarn``, ``k8s://...``)."""
+    spark_app_name: str = "{{ cookiecutter.project_slug }}"
+    spark_shuffle_partitions: int = Field(4, ge=1)
+    """Shuffle partitions of local runs (Spark's 200 suit a cluster, not a laptop)."""
     stream_engine: Literal["none", "embedded", "kafka", "flink"] = "{{ 'none' if cookiecutter.stream_engine == 'none' else 'embedded' }}"
     kafka_bootstrap: str = "localhost:9092"
     kafka_topic: str = "{{ cookiecutter.project_slug }}-events"

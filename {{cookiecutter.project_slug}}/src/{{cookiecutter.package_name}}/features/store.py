@@ -1,7 +1,8 @@
 """Feature store: offline Parquet tables for training, an online store for serving.
 
 ``materialize`` reads ``clean/{users,items}.parquet`` and writes ``features/{user,item}.parquet``
-(offline) and the online store (SQLite ``features/online.db``).
+(offline{% if cookiecutter.batch_engine == 'spark' %}, a Spark job when ``batch_engine=spark``{% endif %}), then loads the online store (SQLite
+``features/online.db``) from that offline Parquet, the newest row per entity.
 {%- if cookiecutter.feature_store == 'feast' %}
 With ``feature_store=feast`` the same interface is backed by Feast (``feast_repo/``), its online
 store SQLite under ``var_dir/feast`` or Redis (``online_store=redis`` at ``redis_url``). Online
@@ -18,15 +19,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..ingestion.batch import clean_path, replace_path
 from ..settings import Settings
 
 TIMESTAMP = "event_timestamp"
+FEATURE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+"""The event time stamped on materialized feature rows."""
 KEYS = {"user": schema.USER_KEY, "item": schema.ITEM_KEY}
 TABLES = {"user": "users", "item": "items"}
 
@@ -93,15 +98,35 @@ class BuiltinStore:
     def materialize(self) -> dict[str, int]:
         """Write offline feature tables and load them into the online store."""
         counts = {}
-        clean = self.settings.directory("clean")
         for group, table in TABLES.items():
-            frame = pd.read_parquet(clean / f"{table}.parquet")
-            frame = frame[[KEYS[group], *schema.feature_names(group)]].copy()
-            frame[TIMESTAMP] = pd.Timestamp("2024-01-01", tz="UTC")
-            frame.to_parquet(self.offline_path(group), index=False)
-            self.write_online(group, frame)
-            counts[group] = len(frame)
+            counts[group] = self.materialize_offline(group, table)
+            self.write_online(group, self.latest_offline(group))
         return counts
+
+    def materialize_offline(self, group: str, table: str) -> int:
+        """Write the offline table of ``group`` from its clean table; return its rows."""
+        target = self.offline_path(group)
+{%- if cookiecutter.batch_engine == 'spark' %}
+        if self.settings.batch_engine == "spark":
+            from .. import spark_jobs
+
+            return spark_jobs.materialize_offline(self.settings, group, table, target)
+{%- endif %}
+        frame = pd.read_parquet(clean_path(self.settings, table))
+        frame = frame[[KEYS[group], *schema.feature_names(group)]].astype(
+            dict.fromkeys(schema.feature_names(group), "float64")
+        )
+        frame[TIMESTAMP] = pd.Timestamp(FEATURE_TIME)
+        partial = target.with_suffix(".tmp")
+        frame.to_parquet(partial, index=False)
+        replace_path(partial, target)
+        return len(frame)
+
+    def latest_offline(self, group: str) -> pd.DataFrame:
+        """Return the newest offline row of each entity of ``group`` (a file or Parquet folder)."""
+        frame = pd.read_parquet(self.offline_path(group))
+        frame = frame.sort_values([KEYS[group], TIMESTAMP], kind="stable")
+        return frame.drop_duplicates(KEYS[group], keep="last").reset_index(drop=True)
 
     def get_training_frame(self) -> pd.DataFrame:
         """Return events joined with offline features: keys, time, label and features."""

@@ -1,13 +1,17 @@
 """Batch ingestion: validate raw tables against the schema, upsert good rows by key.
 
 Reads ``raw/{users,items,events}.parquet``; writes ``clean/<table>.parquet`` and rejected rows
-to the dead-letter store with their reason. The checks are SQL run by the configured engine
-(DuckDB, or Spark when ``batch_engine=spark``). Re-running a batch adds no duplicates.
+to the dead-letter store with their reason. The checks are SQL (``rules``) run by DuckDB.
+{%- if cookiecutter.batch_engine == 'spark' %}
+With ``batch_engine=spark`` the whole job runs on Spark over Parquet (``spark_jobs.py``).
+{%- endif %}
+Re-running a batch adds no duplicates.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -52,17 +56,8 @@ def validation_sql(table: str) -> str:
     return f"SELECT *, CASE {cases} ELSE NULL END AS {dead_letter.REASON} FROM raw"
 
 
-def run_sql(settings: Settings, sql: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Run ``sql`` over named frames with the configured batch engine."""
-{%- if cookiecutter.batch_engine == 'spark' %}
-    if settings.batch_engine == "spark":
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.builder.master(settings.spark_master).getOrCreate()
-        for name, frame in tables.items():
-            spark.createDataFrame(frame).createOrReplaceTempView(name)
-        return spark.sql(sql).toPandas()
-{%- endif %}
+def run_sql(sql: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Run ``sql`` over named frames with DuckDB."""
     import duckdb
 
     with duckdb.connect() as con:
@@ -77,13 +72,42 @@ def clean_path(settings: Settings, table: str) -> Path:
 
 def upsert(path: Path, rows: pd.DataFrame, key: str) -> int:
     """Merge ``rows`` into the table at ``path`` by ``key`` (last write wins); return its size."""
+    recover_path(path)
     if path.exists():
         rows = pd.concat([pd.read_parquet(path), rows], ignore_index=True)
     rows = rows.drop_duplicates(subset=[key], keep="last").sort_values(key, ignore_index=True)
     partial = path.with_suffix(".tmp")
     rows.to_parquet(partial, index=False)
-    os.replace(partial, path)
+    replace_path(partial, path)
     return len(rows)
+
+
+def remove_path(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def recover_path(target: Path) -> None:
+    """Put back the previous version of ``target`` if a crash hit ``replace_path`` midway."""
+    previous = target.with_name(target.name + ".old")
+    if previous.exists() and not target.exists():
+        os.replace(previous, target)
+
+
+def replace_path(partial: Path, target: Path) -> None:
+    """Swap ``partial`` (a Parquet file or folder) in at ``target``; readers see old or new."""
+    recover_path(target)
+    previous = target.with_name(target.name + ".old")
+    remove_path(previous)
+    if target.is_dir() or partial.is_dir():
+        if target.exists():
+            os.replace(target, previous)
+        os.replace(partial, target)
+        remove_path(previous)
+    else:
+        os.replace(partial, target)
 
 
 def ingest_table(settings: Settings, table: str, raw: pd.DataFrame) -> dict[str, int]:
@@ -91,7 +115,7 @@ def ingest_table(settings: Settings, table: str, raw: pd.DataFrame) -> dict[str,
     known = {}
     if table == "events":
         known = {name: pd.read_parquet(clean_path(settings, name)) for name in ("users", "items")}
-    checked = run_sql(settings, validation_sql(table), {"raw": raw, **known})
+    checked = run_sql(validation_sql(table), {"raw": raw, **known})
     bad = checked[dead_letter.REASON].notna()
     good = checked.loc[~bad].drop(columns=dead_letter.REASON)
     if table == "events":
@@ -107,6 +131,12 @@ def ingest_table(settings: Settings, table: str, raw: pd.DataFrame) -> dict[str,
 
 def ingest(settings: Settings) -> dict[str, dict[str, int]]:
     """Ingest every raw table (entities first, so events can check their references)."""
+{%- if cookiecutter.batch_engine == 'spark' %}
+    if settings.batch_engine == "spark":
+        from .. import spark_jobs
+
+        return {table: spark_jobs.ingest_table(settings, table) for table in TABLES}
+{%- endif %}
     raw_dir = settings.directory("raw")
     return {
         table: ingest_table(settings, table, pd.read_parquet(raw_dir / f"{table}.parquet"))
