@@ -20,10 +20,12 @@ from {{ cookiecutter.package_name }}.features.store import BuiltinStore
 from {{ cookiecutter.package_name }}.ingestion import dead_letter
 from {{ cookiecutter.package_name }}.ingestion.stream import (
     ACTIVITY,
+    LogCursor,
     OffsetStore,
     consume,
     parse_event,
     process,
+    read_log,
     replay_dead_letters,
     sink_count,
 )
@@ -204,3 +206,18 @@ def _summary(log: Path) -> str:
     """Return the JSON summary the CLI printed last (after any log lines)."""
     text = log.read_text()
     return text[text.rindex("\n{") + 1 :] if "\n{" in text else text[text.index("{") :]
+
+
+def test_a_log_cursor_reads_only_what_was_appended_and_restarts_on_a_replaced_log(tmp_path):
+    log = tmp_path / "events.jsonl"
+    log.write_text("a\nb\n", encoding="utf-8")
+    cursor = LogCursor()
+    assert list(read_log(log, 0, complete_only=True, cursor=cursor)) == [(0, "a\n"), (1, "b\n")]
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("c\nd")  # "d" is still being written
+    assert list(read_log(log, 2, complete_only=True, cursor=cursor)) == [(2, "c\n")]
+    assert (cursor.line, cursor.byte) == (3, len("a\nb\nc\n"))  # resumes here, not at line 0
+    replaced = tmp_path / "purged.jsonl"
+    replaced.write_text("c\n", encoding="utf-8")
+    os.replace(replaced, log)  # purge rewrites the log and moves the offset back
+    assert list(read_log(log, 0, complete_only=True, cursor=cursor)) == [(0, "c\n")]

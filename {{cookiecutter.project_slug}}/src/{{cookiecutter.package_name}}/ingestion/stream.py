@@ -84,19 +84,50 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def read_log(path: Path, start: int, complete_only: bool = False) -> Iterator[tuple[int, str]]:
+class LogCursor:
+    """Where the previous read of a log stopped: line number, byte position and file identity.
+
+    A follow loop hands it back to ``read_log`` so each poll reads only what was appended,
+    instead of the whole log from its first line. A log replaced (``purge``) or cut shorter is
+    read from its start again.
+    """
+
+    __slots__ = ("byte", "file", "line")
+
+    def __init__(self) -> None:
+        self.line, self.byte, self.file = 0, 0, (0, 0)
+
+    def seek(self, handle, start: int) -> int:
+        """Position ``handle`` at or before line ``start``; return the line number it is at."""
+        stat = os.fstat(handle.fileno())
+        same_file = (stat.st_dev, stat.st_ino) == self.file and self.byte <= stat.st_size
+        if same_file and self.line <= start:
+            handle.seek(self.byte)
+            return self.line
+        self.line, self.byte, self.file = 0, 0, (stat.st_dev, stat.st_ino)
+        return 0
+
+
+def read_log(
+    path: Path, start: int, complete_only: bool = False, cursor: LogCursor | None = None
+) -> Iterator[tuple[int, str]]:
     """Yield ``(offset, line)`` from line ``start`` of a JSON-lines log.
 
     ``complete_only`` skips a last line without its newline (a writer is still appending it).
+    ``cursor`` (kept by the caller between reads) starts where the previous read stopped.
     """
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as handle:
-        for offset, line in enumerate(handle):
-            if complete_only and not line.endswith("\n"):
+    cursor = cursor or LogCursor()
+    with path.open("rb") as handle:
+        offset = cursor.seek(handle, start)
+        for raw in iter(handle.readline, b""):
+            if complete_only and not raw.endswith(b"\n"):
                 return
-            if offset >= start and line.strip():
-                yield offset, line
+            cursor.line, cursor.byte = offset + 1, cursor.byte + len(raw)
+            if offset >= start and raw.strip():
+                yield offset, raw.decode("utf-8", errors="replace")
+            offset += 1
 
 
 def sink_events(settings: Settings, events: list[dict]) -> int:
@@ -202,9 +233,11 @@ def consume(
     log = settings.directory("raw") / "events.jsonl"
     offsets = OffsetStore(settings.directory("stream") / "offsets.json")
     totals = {"accepted": 0, "rejected": 0, "added": 0, "updated": 0}
-    start = offsets.get(log.name)
+    start, cursor = offsets.get(log.name), LogCursor()
     while True:
-        read = _consume_log(settings, store, log, offsets, batch_size, max_events, start, totals)
+        read = _consume_log(
+            settings, store, log, offsets, batch_size, max_events, start, totals, cursor
+        )
         if not follow or stop.is_set() or read == "limit":
             break
         if read == "idle":
@@ -221,11 +254,12 @@ def _consume_log(
     max_events: int | None,
     start: int,
     totals: dict,
+    cursor: LogCursor,
 ) -> str:
     """Apply the log's new lines batch by batch; return ``idle``, ``read`` or ``limit``."""
     batch: list[tuple[int, str]] = []
     state = "idle"
-    for offset, line in read_log(log, offsets.get(log.name), complete_only=True):
+    for offset, line in read_log(log, offsets.get(log.name), complete_only=True, cursor=cursor):
         if max_events is not None and offset - start >= max_events:
             state = "limit"
             break
