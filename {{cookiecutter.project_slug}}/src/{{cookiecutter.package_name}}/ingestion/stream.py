@@ -6,7 +6,8 @@ Reads the JSON-lines event log ``raw/events.jsonl`` with an offset committed aft
 {%- if cookiecutter.stream_engine == 'flink' %}
 The PyFlink job (``flink_job.py``) runs the same transformation as a Flink job;
 ``apply_flink_output`` loads what it wrote.{% endif %}
-Valid events update the online store and land once in ``stream/sink.db`` (keyed by event id);
+Valid events update the online store and land once in ``stream/sink.db`` (keyed by event id){% if cookiecutter.contains_pii %},
+their person ids pseudonymized first (``privacy.py``){% endif %};
 malformed ones go to the
 dead-letter store. Offsets are committed only after a batch is applied, so a crash re-reads at
 most one batch, which the sink deduplicates.
@@ -27,6 +28,7 @@ import pandas as pd
 
 from .. import schema
 from ..features.store import BuiltinStore
+from ..privacy import Pseudonymizer
 from ..settings import Settings
 from . import dead_letter
 from .events import ACTIVITY, FIELDS, parse_event
@@ -90,6 +92,9 @@ def process(settings: Settings, store: BuiltinStore, lines: Iterable[str]) -> di
         else:
             good.append(event)
     if good:
+        keys = Pseudonymizer(settings).ids(event[schema.USER_KEY] for event in good)
+        for event, key in zip(good, keys, strict=True):
+            event[schema.USER_KEY] = key
         latest = pd.DataFrame(good).sort_values(schema.EVENT_TIME)
         latest = latest.drop_duplicates(schema.USER_KEY, keep="last")
         store.update_online("user", latest[[schema.USER_KEY, ACTIVITY]])
@@ -309,6 +314,7 @@ def apply_flink_output(
     """Load the Flink job's sinks (``stream/flink``) into the online store, sink, dead letters."""
     output = output or settings.directory("stream", "flink")
     latest, events, bad = (_json_parts(output / n) for n in ("latest", "events", "dead_letters"))
+    latest, events = (Pseudonymizer(settings).frame(frame) for frame in (latest, events))
     if len(latest):
         store.update_online("user", latest[[schema.USER_KEY, ACTIVITY]])
     if len(bad):

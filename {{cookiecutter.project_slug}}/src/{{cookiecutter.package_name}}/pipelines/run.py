@@ -103,9 +103,8 @@ def step_predict(settings: Settings, n: int = 200) -> dict:
     frame = open_store(settings).get_training_frame()
     frame = frame.sample(min(n, len(frame)), random_state=settings.seed)
     context = {name: frame[name].tolist() for name in schema.CONTEXT_DEFAULTS}
-    results = service.predict(
-        frame[schema.USER_KEY].tolist(), frame[schema.ITEM_KEY].tolist(), context
-    )
+    users, items = frame[schema.USER_KEY].tolist(), frame[schema.ITEM_KEY].tolist()
+    results = service.predict(users, items, context, pseudonymized=True)
     first = results[0]["prediction"]
     return {"served": len(results), "model_version": results[0]["model_version"], "first": first}
 {%- if cookiecutter.batch_scoring %}
@@ -127,7 +126,7 @@ def step_monitor(settings: Settings) -> dict:
 
 
 def serve_drifted_batch(settings: Settings, n: int = 500) -> dict:
-    """Serve ``n`` training rows with their first feature shifted by two standard deviations.
+    """Serve ``n`` training rows with their first logged feature shifted by two std deviations.
 
     The rows go through the serving core into the prediction log, as served traffic would, so
     the next ``monitor`` run sees the shift (the demo shows it flagged).
@@ -137,12 +136,15 @@ def serve_drifted_batch(settings: Settings, n: int = 500) -> dict:
         return {"served": 0, "reason": "no champion model"}
     frame = open_store(settings).get_training_frame()
     frame = frame.sample(min(n, len(frame)), random_state=settings.seed + 1)
+    from ..privacy import unlogged_features
+
     names = schema.feature_names()
+    shifted = next(n for n in names if n not in unlogged_features())  # a logged one
     matrix = frame[names].to_numpy(dtype=np.float64, copy=True)
-    matrix[:, 0] += 2.0 * max(float(frame[names[0]].std()), 1.0)
+    matrix[:, names.index(shifted)] += 2.0 * max(float(frame[shifted].std()), 1.0)
     result = service.predict_features(matrix)
     service.log.close()
-    return {"served": len(matrix), "shifted": names[0], "model_version": result["model_version"]}
+    return {"served": len(matrix), "shifted": shifted, "model_version": result["model_version"]}
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
 
@@ -159,6 +161,22 @@ def _experiment_service(settings: Settings) -> PredictionService | None:
     return service
 {%- endif %}
 {%- if cookiecutter.experiment == 'ab' %}
+
+
+def raw_ids(settings: Settings, keys: list[int]) -> list[int]:
+    """Return the raw user ids of pseudonyms ``keys``, as the demo's outcome source knows them.
+
+    The demo plays the business system that records outcomes, which holds raw ids: it reads
+    them from ``raw/users.parquet``. The project's own data has no way back from a pseudonym.
+    """
+    import pandas as pd
+
+    from ..privacy import Pseudonymizer
+
+    raw = pd.read_parquet(settings.directory("raw") / "users.parquet")[schema.USER_KEY]
+    raw = raw.dropna().astype("int64")
+    back = dict(zip(Pseudonymizer(settings).column(raw), raw, strict=True))
+    return [int(back[key]) for key in keys]
 
 
 DEMO_RATE = 0.10
@@ -178,8 +196,10 @@ def step_experiment(settings: Settings) -> dict:
     users = frame[schema.USER_KEY].tolist()
     context = {name: frame[name].tolist() for name in schema.CONTEXT_DEFAULTS}
     exposed_at = time.time()
-    results = service.predict(users, frame[schema.ITEM_KEY].tolist(), context)
+    items = frame[schema.ITEM_KEY].tolist()
+    results = service.predict(users, items, context, pseudonymized=True)
     variants = [r["variant"] for r in results]
+    users = raw_ids(settings, users)  # outcomes come from the business, keyed by raw ids
     share = settings.treatment_share
     lift = minimum_detectable_effect(
         DEMO_RATE,
@@ -222,7 +242,8 @@ def step_experiment(settings: Settings) -> dict:
     for start in range(0, len(frame), 100):
         rows = frame.iloc[start : start + 100]
         context = {name: rows[name].tolist() for name in schema.CONTEXT_DEFAULTS}
-        service.predict(rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist(), context)
+        users, items = rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist()
+        service.predict(users, items, context, pseudonymized=True)
     drained = service.shadow.drain()
     shadow = service.shadow
     return {
