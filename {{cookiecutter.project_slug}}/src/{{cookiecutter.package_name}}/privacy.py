@@ -222,4 +222,3 @@ def purge(settings: Settings, now: float | None = None) -> dict:
         "cutoff": datetime.fromtimestamp(before, UTC).isoformat(),
         "deleted": deleted,
     }
-

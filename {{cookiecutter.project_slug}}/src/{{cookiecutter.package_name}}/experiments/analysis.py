@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import schema
-from .. import privacy
+from .. import privacy, schema
 from ..privacy import Pseudonymizer
 from ..settings import Settings
 

@@ -3,7 +3,8 @@
 Reads ``raw/{users,items,events}.parquet``; writes ``clean/<table>.parquet`` and rejected rows
 to the dead-letter store with their reason.{% if cookiecutter.contains_pii %} Person ids are pseudonymized (``privacy.py``) before
 anything is written: users after their checks (a rejected user row is dead-lettered as received),
-events before theirs (their references are checked against the pseudonymized users).{% endif %} The checks are SQL run by the configured engine
+events before theirs (their references are checked against the pseudonymized users).{% endif %}
+The checks are SQL run by the configured engine
 (DuckDB, or Spark when ``batch_engine=spark``). Re-running a batch adds no duplicates.
 """
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import schema
-from ..data.synthetic import generate
+from ..data.synthetic import generate{{ ', raw_user_ids' if cookiecutter.experiment == 'ab' }}
 from ..features.store import open_store
 from ..ingestion.batch import ingest
 from ..registry.registry import open_registry
@@ -163,22 +163,6 @@ def _experiment_service(settings: Settings) -> PredictionService | None:
 {%- if cookiecutter.experiment == 'ab' %}
 
 
-def raw_ids(settings: Settings, keys: list[int]) -> list[int]:
-    """Return the raw user ids of pseudonyms ``keys``, as the demo's outcome source knows them.
-
-    The demo plays the business system that records outcomes, which holds raw ids: it reads
-    them from ``raw/users.parquet``. The project's own data has no way back from a pseudonym.
-    """
-    import pandas as pd
-
-    from ..privacy import Pseudonymizer
-
-    raw = pd.read_parquet(settings.directory("raw") / "users.parquet")[schema.USER_KEY]
-    raw = raw.dropna().astype("int64")
-    back = dict(zip(Pseudonymizer(settings).column(raw), raw, strict=True))
-    return [int(back[key]) for key in keys]
-
-
 DEMO_RATE = 0.10
 DEMO_POWER = 0.9999
 
@@ -199,7 +183,7 @@ def step_experiment(settings: Settings) -> dict:
     items = frame[schema.ITEM_KEY].tolist()
     results = service.predict(users, items, context, pseudonymized=True)
     variants = [r["variant"] for r in results]
-    users = raw_ids(settings, users)  # outcomes come from the business, keyed by raw ids
+    users = raw_user_ids(settings, users)  # outcomes come from the business: raw ids
     share = settings.treatment_share
     lift = minimum_detectable_effect(
         DEMO_RATE,

@@ -6,8 +6,10 @@ the registry (its checksum and schema hash verified); returns predictions with t
 ``reload`` loads the promoted models completely first and then swaps one reference, so requests
 in flight keep the models they started with and none is dropped;{% if cookiecutter.contains_pii %}
 requests carry raw person ids, which ``predict`` pseudonymizes (``privacy.py``) before the online
-store lookup{% if cookiecutter.experiment == 'ab' %}, the A/B assignment{% endif %} and any log, so nothing downstream holds a raw id;{% endif %} ``watch`` polls the registry in
-a daemon thread and reloads when the champion (or challenger) alias moves.
+store lookup{% if cookiecutter.experiment == 'ab' %}, the A/B assignment{% endif %} and any log, so nothing downstream holds a raw id;
+{%- endif %}
+``watch`` polls the registry in a daemon thread and reloads when the champion (or challenger)
+alias moves.
 {%- if cookiecutter.experiment == 'shadow' %}
 The challenger runs in shadow: each request is handed to ``experiments.shadow.ShadowScorer``
 (a bounded queue, scored in a background thread, logged next to the prediction log) after the
@@ -37,11 +39,12 @@ from ..monitoring import metrics
 from ..monitoring.prediction_log import PredictionLog
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
+from ..privacy import Pseudonymizer
 from ..registry.registry import CHALLENGER, CHAMPION, RegistryError, open_registry
 {%- else %}
+from ..privacy import Pseudonymizer
 from ..registry.registry import CHAMPION, RegistryError, open_registry
 {%- endif %}
-from ..privacy import Pseudonymizer
 from ..settings import Settings
 from ..training.predictor import plain
 
@@ -316,7 +319,6 @@ class PredictionService:
         order = np.argsort([-np.max(r["prediction"]) for r in results], kind="stable")[:k]
         return [{schema.ITEM_KEY: int(candidates[i]), **results[i]} for i in order]
 {%- endif %}
-
 
 
 def _with_raw_id(

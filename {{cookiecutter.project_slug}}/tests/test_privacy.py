@@ -1,0 +1,158 @@
+"""Personal data: pseudonymized ids everywhere the project writes, the key, and the purge."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }} import privacy, schema
+from {{ cookiecutter.package_name }}.ingestion import dead_letter
+from {{ cookiecutter.package_name }}.settings import load_settings
+
+from conftest import small_settings
+{%- if cookiecutter.contains_pii %}
+
+
+def _raw_ids(settings) -> set[int]:
+    return set(pd.read_parquet(settings.var / "raw" / "users.parquet")[schema.USER_KEY])
+
+
+def test_pseudonyms_are_keyed_63_bit_integers():
+    first = privacy.pseudonymize_id(42, b"key-one")
+    assert first == privacy.pseudonymize_id(42, b"key-one")
+    assert first != privacy.pseudonymize_id(42, b"key-two")
+    assert first != privacy.pseudonymize_id(43, b"key-one")
+    assert 0 <= first < 2**63
+
+
+def test_production_without_a_key_fails_with_a_clear_error(tmp_path):
+    settings = load_settings(env="production", var_dir=tmp_path / "var")
+    with pytest.raises(privacy.MissingKeyError, match="PSEUDONYM_KEY is not set"):
+        privacy.Pseudonymizer(settings)
+
+
+def test_local_key_is_created_once_and_private(settings):
+    key = privacy.secret_key(settings)
+    assert privacy.secret_key(settings) == key and len(key) == 2 * privacy.KEY_BYTES
+    assert os.stat(privacy.key_path(settings)).st_mode & 0o777 == 0o600
+
+
+def test_no_raw_id_or_pii_value_is_written(loop):
+    settings, _ = loop
+    raw = _raw_ids(settings)
+    keys = privacy.Pseudonymizer(settings)
+    for table in ("users", "events"):
+        ids = set(pd.read_parquet(settings.var / "clean" / f"{table}.parquet")[schema.USER_KEY])
+        assert ids and not ids & raw and ids <= set(keys.ids(raw))
+    offline = pd.read_parquet(settings.var / "features" / "user.parquet")
+    assert not set(offline[schema.USER_KEY]) & raw
+{%- if cookiecutter.feature_store == 'none' %}
+    with sqlite3.connect(settings.var / "features" / "online.db") as con:
+        online = {row[0] for row in con.execute(f"SELECT {schema.USER_KEY} FROM user_features")}
+    assert online and not online & raw
+{%- endif %}
+{%- if cookiecutter.monitoring %}
+    from {{ cookiecutter.package_name }}.monitoring.prediction_log import PredictionLog
+
+    log = PredictionLog(settings).read()
+    served = set(log[schema.USER_KEY]) - {-1}
+    assert served and not served & raw
+    assert log[schema.pii_features()].isna().all().all()
+    metrics = "".join(p.read_text() for p in (settings.var / "metrics").glob("*.prom"))
+    assert not any(f'"{i}"' in metrics for i in raw)
+{%- endif %}
+{%- if cookiecutter.experiment == 'ab' %}
+    exposures = settings.var / "experiments" / "exposures.jsonl"
+    units = {json.loads(line)["unit"] for line in exposures.read_text().splitlines()}
+    assert units and not units & raw
+{%- endif %}
+{%- if cookiecutter.batch_scoring %}
+    scores = pd.read_parquet(settings.var / "scores" / "predictions.parquet")
+    assert not set(scores[schema.USER_KEY]) & raw
+    assert not set(scores.columns) & set(schema.pii_features())
+{%- endif %}
+
+
+def test_a_raw_request_id_finds_the_features_ingested_for_it(loop):
+    from {{ cookiecutter.package_name }}.serving.core import PredictionService
+
+    settings, _ = loop
+    user = sorted(_raw_ids(settings))[3]
+    service = PredictionService(settings)
+    service.reload()
+    by_raw = service.predict([user], [0])
+    key = privacy.Pseudonymizer(settings).ids([user])[0]
+    by_key = service.predict([key], [0], pseudonymized=True)
+    assert by_raw[0]["prediction"] == by_key[0]["prediction"]
+    with pytest.raises(KeyError, match=f"unknown {schema.USER_KEY} {key}"):
+        service.predict([key], [0])  # a pseudonym sent as a raw id is hashed again: unknown
+
+
+def test_another_key_gives_other_pseudonyms(settings, tmp_path):
+    from {{ cookiecutter.package_name }}.data.synthetic import generate
+    from {{ cookiecutter.package_name }}.ingestion.batch import ingest
+
+    generate(settings)
+    ingest(settings)
+    other = small_settings(tmp_path / "other", pseudonym_key="another-key")
+    generate(other)
+    ingest(other)
+    first, second = (
+        set(pd.read_parquet(s.var / "clean" / "users.parquet")[schema.USER_KEY])
+        for s in (settings, other)
+    )
+    assert len(first) == len(second) and not first & second
+{%- endif %}
+
+
+def test_purge_deletes_exactly_what_is_past_retention(settings):
+    now = time.time()
+    old, fresh = now - (settings.retention_days + 1) * 86_400, now - 3_600
+    raw = settings.directory("raw")
+    events = pd.DataFrame({schema.EVENT_KEY: ["a", "b"], schema.EVENT_TIME: [old, fresh]})
+    events.to_parquet(raw / "events.parquet", index=False)
+    lines = [{schema.EVENT_KEY: k, schema.EVENT_TIME: t} for k, t in (("a", old), ("b", fresh))]
+    (raw / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (settings.directory("stream") / "offsets.json").write_text(json.dumps({"events.jsonl": 2}))
+    exposures = settings.directory("experiments") / "exposures.jsonl"
+    exposures.write_text("".join(json.dumps({"unit": 1, "ts": t}) + "\n" for t in (old, fresh)))
+    with sqlite3.connect(settings.directory("stream") / "sink.db") as con:
+        con.execute(f"CREATE TABLE events ({schema.EVENT_KEY}, {schema.EVENT_TIME})")
+        con.executemany("INSERT INTO events VALUES (?, ?)", [("a", old), ("b", fresh)])
+    dead_letter.write(settings, "stream", pd.DataFrame({"record": ["x"], "reason": ["bad"]}))
+
+    report = privacy.purge(settings, now=now)
+    assert report["deleted"]["raw_events"] == 2  # one table row, one log line
+    assert report["deleted"]["stream_sink_rows"] == 1
+    assert report["deleted"]["exposure_log_rows"] == 1
+    assert report["deleted"]["dead_letter_files"] == 0  # written just now
+    assert list(pd.read_parquet(raw / "events.parquet")[schema.EVENT_KEY]) == ["b"]
+    assert json.loads((raw / "events.jsonl").read_text())[schema.EVENT_KEY] == "b"
+    offsets = json.loads((settings.var / "stream" / "offsets.json").read_text())
+    assert offsets == {"events.jsonl": 1}
+    assert privacy.purge(settings, now=now)["deleted"] == dict.fromkeys(report["deleted"], 0)
+    again = privacy.purge(settings, now=time.time() + settings.retention_days * 86_400 + 60)
+    assert again["deleted"]["dead_letter_files"] == 1 and again["deleted"]["raw_events"] == 2
+    assert len(dead_letter.read(settings, "stream")) == 0
+{%- if cookiecutter.monitoring %}
+
+
+def test_purge_drops_old_prediction_log_rows(settings):
+    from {{ cookiecutter.package_name }}.monitoring.prediction_log import PredictionLog
+
+    start, days = time.time(), settings.retention_days * 86_400
+    log = PredictionLog(settings)
+    log.write(np.zeros((3, len(schema.feature_names()))), np.zeros(3), 1)
+    log.close()
+    assert privacy.purge(settings, now=start - 60 + days)["deleted"]["prediction_log_rows"] == 0
+    assert len(PredictionLog(settings).read()) == 3
+    later = privacy.purge(settings, now=time.time() + 60 + days)
+    assert later["deleted"]["prediction_log_rows"] == 3
+    assert len(PredictionLog(settings).read()) == 0
+{%- endif %}
