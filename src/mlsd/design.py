@@ -1001,9 +1001,10 @@ def _section_data(answers: dict, facts: dict | None, cap: dict) -> list:
                 "pseudonymized on read to join them.",
                 "PII-flagged features (the feature table below) are used by the model but written to the "
                 "prediction log as empty values, so drift is not monitored for them.",
-                "Raw inputs (var/raw) and dead letters of rejected rows keep the records as received: "
-                "`purge` deletes raw events, log rows, stream sink rows and dead letters older than "
-                "retention_days (30 by default).",
+                "Raw inputs (var/raw) keep the records as received, and so do dead letters of rejected "
+                "records, except rejected batch events, whose person id is already pseudonymized (it is "
+                "checked against the pseudonymized users): `purge` deletes raw events, log rows, stream sink "
+                "rows and dead letters older than retention_days (30 by default).",
             ]
         )
     else:

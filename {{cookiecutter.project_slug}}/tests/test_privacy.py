@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
+{%- if cookiecutter.contains_pii %}
 import os
+{%- endif %}
 import sqlite3
 import time
 
+{% if cookiecutter.monitoring or cookiecutter.experiment == 'shadow' -%}
 import numpy as np
+{% endif -%}
 import pandas as pd
+{%- if cookiecutter.contains_pii %}
 import pytest
+{%- endif %}
 
 from {{ cookiecutter.package_name }} import privacy, schema
 from {{ cookiecutter.package_name }}.ingestion import dead_letter
+{%- if cookiecutter.contains_pii %}
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 from conftest import small_settings
+{%- endif %}
 {%- if cookiecutter.contains_pii %}
 
 
@@ -108,6 +116,24 @@ def test_another_key_gives_other_pseudonyms(settings, tmp_path):
         for s in (settings, other)
     )
     assert len(first) == len(second) and not first & second
+
+
+def test_rejected_batch_events_are_dead_lettered_with_pseudonyms(ingested):
+    rejected = dead_letter.read(ingested, "events")[schema.USER_KEY]
+    ids = {int(value) for value in rejected if value.isdigit()}
+    raw = pd.read_parquet(ingested.var / "raw" / "events.parquet")[schema.USER_KEY]
+    raw = raw.dropna().astype("int64").unique()
+    assert ids and not ids & set(raw)
+    assert ids <= set(privacy.Pseudonymizer(ingested).ids(raw))
+{%- else %}
+
+
+def test_ids_are_stored_as_received_without_pii(ingested):
+    raw = pd.read_parquet(ingested.var / "raw" / "users.parquet")[schema.USER_KEY]
+    clean = pd.read_parquet(ingested.var / "clean" / "users.parquet")[schema.USER_KEY]
+    assert len(clean) and set(clean) <= set(raw.dropna().astype("int64"))
+    assert privacy.Pseudonymizer(ingested).ids([7, 8]) == [7, 8]
+    assert privacy.unlogged_features() == []
 {%- endif %}
 
 
@@ -155,4 +181,24 @@ def test_purge_drops_old_prediction_log_rows(settings):
     later = privacy.purge(settings, now=time.time() + 60 + days)
     assert later["deleted"]["prediction_log_rows"] == 3
     assert len(PredictionLog(settings).read()) == 0
+{%- endif %}
+{%- if cookiecutter.experiment == 'shadow' %}
+
+
+def test_purge_drops_old_shadow_log_rows_in_both_files(settings):
+    from {{ cookiecutter.package_name }}.experiments.shadow import ShadowLog
+
+    log = ShadowLog(settings.model_copy(update={"prediction_log_rows": 4}))
+    now, days = time.time(), settings.retention_days * 86_400
+    records = np.zeros(6, dtype=log.dtype)
+    records["ts"] = [now - days - 60] * 3 + [now] * 3  # 3 past retention, 3 fresh
+    records["shadow_version"] = np.arange(6)
+    log.append(records[:4])
+    log.append(records[4:])  # the first file is full: rotated to .bin.1
+    assert log.path.with_suffix(".bin.1").exists() and len(log.read()) == 6
+    assert privacy.purge(settings, now=now)["deleted"]["shadow_log_rows"] == 3
+    assert log.read()["shadow_version"].tolist() == [3, 4, 5]
+    assert privacy.purge(settings, now=now)["deleted"]["shadow_log_rows"] == 0
+    log.append(records[5:])  # appends go on after a purge
+    assert log.read()["shadow_version"].tolist() == [3, 4, 5, 5]
 {%- endif %}

@@ -15,8 +15,8 @@ The data contains no personal information (``schema.CONTAINS_PII`` is off): ids 
 they are and ``pseudonymize_ids`` returns them unchanged.
 {%- endif %}
 
-``purge`` deletes what is older than ``retention_days``: raw events, prediction and exposure
-log rows, stream sink rows and dead letters.
+``purge`` deletes what is older than ``retention_days``: raw events{{ ', stream sink rows' if cookiecutter.stream_engine != 'none' }},
+dead letters{% if cookiecutter.monitoring %}, prediction log rows{% endif %}{% if cookiecutter.experiment == 'ab' %}, exposure log rows{% elif cookiecutter.experiment == 'shadow' %}, shadow log rows{% endif %}.
 """
 
 from __future__ import annotations
@@ -216,6 +216,11 @@ def purge(settings: Settings, now: float | None = None) -> dict:
     log = PredictionLog(settings)
     deleted["prediction_log_rows"] = log.purge_older_than(before) if log.path.exists() else 0
     log.close()
+{%- endif %}
+{%- if cookiecutter.experiment == 'shadow' %}
+    from .experiments.shadow import ShadowLog
+
+    deleted["shadow_log_rows"] = ShadowLog(settings).purge_older_than(before)
 {%- endif %}
     return {
         "retention_days": settings.retention_days,

@@ -120,7 +120,11 @@ class Settings(BaseSettings):
     """Requests waiting for the shadow model; when full, more are dropped and counted."""
 {%- endif %}
     pseudonym_key: SecretStr = SecretStr("")
-    """Key of the person-id pseudonyms (``privacy.py``){{ '' if cookiecutter.contains_pii else ', unused: the data holds no PII' }}; from the environment only."""
+{%- if cookiecutter.contains_pii %}
+    """Key of the person-id pseudonyms (``privacy.py``); from the environment only."""
+{%- else %}
+    """Key of person-id pseudonyms (``privacy.py``); unused: the data holds no PII."""
+{%- endif %}
     pseudonym_key_autocreate: bool = True
     """Without ``pseudonym_key``, create a random one in var/secrets (production.yaml: false)."""
     retention_days: int = Field({{ 30 if cookiecutter.contains_pii else 365 }}, ge=1)
