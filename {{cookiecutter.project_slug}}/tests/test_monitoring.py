@@ -367,10 +367,12 @@ def test_monitor_flags_a_drifted_batch_exits_3_and_the_servers_expose_its_gauges
     from {{ cookiecutter.package_name }}.monitoring import metrics
     from {{ cookiecutter.package_name }}.pipelines.run import serve_drifted_batch
 
-    _serve_training_rows(served, 300)
+    _serve_training_rows(served, 1_500)  # more than the demo's minimum drifted batch
     code, out = _cli(served, monkeypatch, capsys, "monitor")
     assert code == 0, out
-    shifted = serve_drifted_batch(served)["shifted"]
+    drifted = serve_drifted_batch(served)
+    shifted = drifted["shifted"]
+    assert drifted["served"] == 1_500  # as many as the window held: half of what monitor sees
     code, out = _cli(served, monkeypatch, capsys, "monitor")
     assert code == drift.EXIT_CODES["drift"] == 3
     assert f"drift in {shifted}" in out and len(out.splitlines()) < 25

@@ -125,21 +125,29 @@ def step_monitor(settings: Settings) -> dict:
     return monitor(settings)
 
 
-def serve_drifted_batch(settings: Settings, n: int = 500) -> dict:
+DRIFT_DEMO_ROWS = 500
+
+
+def serve_drifted_batch(settings: Settings, n: int | None = None) -> dict:
     """Serve ``n`` training rows with their first logged feature shifted by two std deviations.
 
     The rows go through the serving core into the prediction log, as served traffic would, so
-    the next ``monitor`` run sees the shift (the demo shows it flagged).
+    the next ``monitor`` run sees the shift (the demo shows it flagged). By default ``n`` is as
+    many rows as the drift window already holds (at least ``DRIFT_DEMO_ROWS``): the shifted rows
+    are then at least half of what ``monitor`` compares, whatever the demo served before.
     """
+    from ..privacy import unlogged_features
+
     service = PredictionService(settings)
     if service.reload() is None:
         return {"served": 0, "reason": "no champion model"}
+    if n is None:
+        logged = min(len(service.log.read()), settings.drift_window_rows)
+        n = max(DRIFT_DEMO_ROWS, logged)
     frame = open_store(settings).get_training_frame()
-    frame = frame.sample(min(n, len(frame)), random_state=settings.seed + 1)
-    from ..privacy import unlogged_features
-
+    frame = frame.sample(n, random_state=settings.seed + 1, replace=n > len(frame))
     names = schema.feature_names()
-    shifted = next(n for n in names if n not in unlogged_features())  # a logged one
+    shifted = next(name for name in names if name not in unlogged_features())  # a logged one
     matrix = frame[names].to_numpy(dtype=np.float64, copy=True)
     matrix[:, names.index(shifted)] += 2.0 * max(float(frame[shifted].std()), 1.0)
     result = service.predict_features(matrix)
