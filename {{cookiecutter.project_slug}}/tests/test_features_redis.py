@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import privacy, schema
+from {{ cookiecutter.package_name }} import {{ 'privacy, ' if cookiecutter.stream_engine != 'none' }}schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.features.store import (
     BuiltinStore,

@@ -325,9 +325,7 @@ def test_the_fastapi_routes_answer_like_the_front_door(client, rows):
         assert inner.post("/predict", json={USER: -1, ITEM: 2}).status_code == 422
 
 
-def test_a_promoted_model_is_swapped_in_under_load_without_a_failed_request(
-    loop, rows, first_ids
-):
+def test_a_promoted_model_is_swapped_in_under_load_without_a_failed_request(loop, rows, first_ids):
     """A real uvicorn on 127.0.0.1, 4 keep-alive clients for ~2 s, a promotion half-way."""
     import http.client
     import json

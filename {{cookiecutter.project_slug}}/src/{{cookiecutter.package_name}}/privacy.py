@@ -3,16 +3,18 @@
 {%- if cookiecutter.contains_pii %}
 The data contains personal information (``schema.CONTAINS_PII``). The person id column
 (``schema.USER_KEY``) is replaced by its pseudonym, ``pseudonymize_id``: HMAC-SHA256 keyed by
-``pseudonym_key`` (env ``{{ cookiecutter.package_name | upper }}_PSEUDONYM_KEY``), truncated to a non-negative 63-bit integer so
-the column keeps its integer type. Ingestion (batch and stream) writes only pseudonyms to
-``clean/``, the feature stores and the stream sink; serving pseudonymizes the ids of each request
-with the same key before the online lookup, the A/B assignment and every log. Without the
-key the pseudonyms cannot be linked back to people; with another key they all change.
-When the key is unset and ``pseudonym_key_autocreate`` is on (the local profile) a random key is
-created once in ``var/secrets/pseudonym.key`` (mode 0600); production refuses to start without it.
+``pseudonym_key`` (env ``{{ cookiecutter.package_name | upper }}_PSEUDONYM_KEY``),
+truncated to a non-negative 63-bit integer so the column keeps its integer type. Ingestion
+(batch and stream) writes only pseudonyms to ``clean/``, the feature stores and the stream sink;
+serving pseudonymizes the ids of each request with the same key before the online
+lookup{{ ', the A/B assignment' if cookiecutter.experiment == 'ab' }} and every log.
+Without the key the pseudonyms cannot be linked back to people; with another key they all
+change. When the key is unset and ``pseudonym_key_autocreate`` is on
+(the local profile) a random key is created once in ``var/secrets/pseudonym.key`` (mode 0600);
+production refuses to start without it.
 {%- else %}
 The data contains no personal information (``schema.CONTAINS_PII`` is off): ids are kept as
-they are and ``pseudonymize_ids`` returns them unchanged.
+they are: ``Pseudonymizer`` returns them unchanged.
 {%- endif %}
 
 ``purge`` deletes what is older than ``retention_days``: raw events{{ ', stream sink rows' if cookiecutter.stream_engine != 'none' }},
