@@ -244,7 +244,7 @@ QUESTIONS: list[dict] = [
         "type": "bool",
         "default": False,
         "prompt": "Does the data contain personal information (PII)?",
-        "help": "Turns on privacy controls: hashed identifiers and PII flags on features.",
+        "help": "Turns on privacy controls: keyed pseudonyms of person ids, PII features kept out of logs.",
     },
     # framing
     {

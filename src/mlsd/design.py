@@ -257,7 +257,7 @@ GENERIC_PITFALLS = {
     ),
     "privacy": (
         "Personal data could leak through features, logs or predictions.",
-        "Hash identifiers, flag PII features, restrict access and set retention limits.",
+        "Pseudonymize person ids (keyed HMAC), keep PII features out of logs, purge past retention.",
     ),
 }
 
@@ -733,7 +733,7 @@ def _features(answers: dict, facts: dict | None) -> dict:
     fresh = str(answers.get("feature_freshness", "daily"))
     generic = {
         "user": [
-            (f"{user}_id", "category", "static", f"Hashed {user} identifier"),
+            (f"{user}_id", "category", "static", f"{user} identifier (a keyed pseudonym when the data holds PII)"),
             (f"{user}_tenure_days", "int", "daily", f"Days since the {user} joined"),
             (f"{user}_activity_7d", "int", fresh, f"Events by the {user} in the last 7 days"),
             (f"{user}_embedding", "embedding", "daily", f"Learned {user} vector"),
@@ -992,14 +992,28 @@ def _section_data(answers: dict, facts: dict | None, cap: dict) -> list:
     if pii:
         lines += _bullets(
             [
-                "The data contains personal information: identifiers are hashed and PII features are flagged "
-                "in the feature table below.",
-                "Restrict access to raw logs, set a retention limit and keep PII out of model artefacts and "
-                "prediction logs.",
+                "The data contains personal information. Person ids are replaced at ingestion (batch and "
+                "stream) by a keyed pseudonym (HMAC-SHA256 with PSEUDONYM_KEY from the environment, never "
+                "in the repo): clean tables, feature stores, the stream sink and training data hold only "
+                "pseudonyms.",
+                "Serving pseudonymizes the ids of each request before the feature lookup, the A/B assignment "
+                "and logging: prediction and exposure logs and metrics hold no raw id; outcomes files are "
+                "pseudonymized on read to join them.",
+                "PII-flagged features (the feature table below) are used by the model but written to the "
+                "prediction log as empty values, so drift is not monitored for them.",
+                "Raw inputs (var/raw) keep the records as received, and so do dead letters of rejected "
+                "records, except rejected batch events, whose person id is already pseudonymized (it is "
+                "checked against the pseudonymized users): `purge` deletes raw events, log rows, stream sink "
+                "rows and dead letters older than retention_days (30 by default).",
             ]
         )
     else:
-        lines += _bullets(["No personal information declared; identifiers stay pseudonymous all the same."])
+        lines += _bullets(
+            [
+                "No personal information declared: ids are stored as received; `purge` deletes raw events, "
+                "log rows and dead letters older than retention_days (365 by default)."
+            ]
+        )
     return lines
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }} import {{ 'privacy, ' if cookiecutter.experiment == 'ab' }}schema
 from {{ cookiecutter.package_name }}.experiments import (
     analysis,
     assignment,
@@ -209,19 +209,26 @@ def experiment(settings):
 
 
 def log_experiment(settings, n: int, share: float = 0.5, lift: float = 0.05, seed: int = 0):
-    """Expose ``n`` units by the real assignment and return their simulated outcomes."""
+    """Expose ``n`` units as the server does and return their simulated outcomes (raw ids)."""
     units = list(range(n))
+    exposed = served_ids(settings, n)
     log = assignment.ExposureLog(settings)
-    log.record(settings.experiment_salt, units, treated(settings, n, share))
-    log.record("another-experiment", units[:10], ["treatment"] * 10)
+    log.record(settings.experiment_salt, exposed, treated(settings, n, share))
+    log.record("another-experiment", exposed[:10], ["treatment"] * 10)
     exposed_at = json.loads(log.path.read_text().splitlines()[0])["ts"]
     variants = treated(settings, n, share)
     return analysis.simulate_outcomes(units, variants, exposed_at, 0.10, lift, seed=seed)
 
 
+def served_ids(settings, n: int) -> list[int]:
+    """Return the ids the server assigns and logs for raw units 0 to n - 1 (pseudonyms with PII)."""
+    return privacy.Pseudonymizer(settings).ids(range(n))
+
+
 def treated(settings, n: int, share: float = 0.5) -> list[str]:
-    """Return the variants of units 0 to n - 1."""
-    return [assignment.assign(unit, settings.experiment_salt, share) for unit in range(n)]
+    """Return the variants of raw units 0 to n - 1."""
+    salt = settings.experiment_salt
+    return [assignment.assign(unit, salt, share) for unit in served_ids(settings, n)]
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
@@ -334,7 +341,8 @@ def test_the_demo_experiment_finds_the_simulated_lift(loop):
     experiment = report["experiment"]
     assert experiment["verdict"] == "ship", experiment
     assert experiment["ci"][0] > 0 and experiment["srm_p_value"] > 0.001
-    saved = analysis.read_outcomes(settings.var / "experiments" / "outcomes.parquet")
+    outcomes = settings.var / "experiments" / "outcomes.parquet"
+    saved = analysis.read_outcomes(outcomes, privacy.Pseudonymizer(settings))
     exposed, mixed = analysis.read_exposures(
         settings.var / "experiments" / "exposures.jsonl", settings.experiment_salt
     )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }} import {{ 'privacy, ' if cookiecutter.stream_engine != 'none' }}schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.features.store import (
     BuiltinStore,
@@ -103,7 +103,8 @@ def test_consumed_events_update_features_in_redis(redis_store):
         if event is not None:
             latest[event[schema.USER_KEY]] = event[ACTIVITY]
     users = sorted(latest)
-    assert redis_store.lookup("user", users)[ACTIVITY].tolist() == [latest[u] for u in users]
+    keys = privacy.Pseudonymizer(settings).ids(users)  # the log has raw ids, the store keys
+    assert redis_store.lookup("user", keys)[ACTIVITY].tolist() == [latest[u] for u in users]
 {%- endif %}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }} import privacy, schema
 from {{ cookiecutter.package_name }}.data.synthetic import generate
 from {{ cookiecutter.package_name }}.features.store import open_store
 from {{ cookiecutter.package_name }}.ingestion import dead_letter
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 def _store(tmp_path: Path, name: str):
     from conftest import small_settings
 
-    settings = small_settings(tmp_path / name)
+    settings = small_settings(tmp_path / name, pseudonym_key="one key for both stores")
     generate(settings)
     ingest(settings)
     store = open_store(settings)
@@ -83,8 +83,9 @@ def test_the_flink_job_gives_the_same_features_sink_and_dead_letters_as_the_cons
     assert flink["rejected"] == consumer["rejected"] >= 2
     assert flink["added"] == consumer["added"] > 0
     users = sorted({e[schema.USER_KEY] for e, _ in map(parse_event, lines) if e is not None})
-    online = flink_store.lookup("user", users)[ACTIVITY].tolist()
-    assert online == consumer_store.lookup("user", users)[ACTIVITY].tolist()
+    keys = privacy.Pseudonymizer(flink_settings).ids(users)
+    online = flink_store.lookup("user", keys)[ACTIVITY].tolist()
+    assert online == consumer_store.lookup("user", keys)[ACTIVITY].tolist()
     assert _sink(flink_settings) == _sink(consumer_settings)
     assert _dead_letters(flink_settings) == _dead_letters(consumer_settings)
 

@@ -9,11 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }} import privacy, schema
 from {{ cookiecutter.package_name }}.monitoring import (
     drift,
     prediction_log,
 )
+
+NAMES = schema.feature_names()
+LOGGED = next(k for k, name in enumerate(NAMES) if name not in privacy.unlogged_features())
+"""The first feature the prediction log keeps (PII features are written as NaN)."""
 
 
 def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift():
@@ -42,13 +46,19 @@ def test_prediction_log_round_trips(settings):
     results = [{"prediction": 0.5, "model_version": 1, "variant": "control"}] * 2
     log.append([1, 2], [3, 4], vectors, results)
     frame = log.read()
-    assert len(frame) == 2 and frame[schema.feature_names()[0]].tolist() == [0.0, vectors[1, 0]]
+    assert len(frame) == 2
+    assert frame[NAMES[LOGGED]].tolist() == [vectors[0, LOGGED], vectors[1, LOGGED]]
+    assert frame[privacy.unlogged_features()].isna().all().all()  # PII never written
     assert frame[schema.USER_KEY].tolist() == [1, 2] and frame[schema.ITEM_KEY].tolist() == [3, 4]
     # a batch and a single row waiting for the same flush
     log.write(vectors + 10, np.array([0.1, 0.2]), 2, ["control", "treatment"])
     log.write_row(list(vectors[0] + 20), 0.3, 3, "treatment", 5, 6)
     frame = log.read()
-    assert frame[schema.feature_names()[0]].tolist()[2:] == [10.0, vectors[1, 0] + 10, 20.0]
+    assert frame[NAMES[LOGGED]].tolist()[2:] == [
+        vectors[0, LOGGED] + 10,
+        vectors[1, LOGGED] + 10,
+        vectors[0, LOGGED] + 20,
+    ]
     assert frame["variant"].tolist()[2:] == ["control", "treatment", "treatment"]
     assert frame["model_version"].tolist()[2:] == [2, 2, 3]
     assert frame[schema.USER_KEY].tolist()[2:] == [-1, -1, 5]
@@ -57,9 +67,9 @@ def test_prediction_log_round_trips(settings):
 
 
 def _batch(log, first: int, rows: int) -> None:
-    """Write ``rows`` rows whose first feature counts up from ``first``."""
+    """Write ``rows`` rows whose first logged feature counts up from ``first``."""
     vectors = np.zeros((rows, len(schema.feature_names())))
-    vectors[:, 0] = np.arange(first, first + rows)
+    vectors[:, LOGGED] = np.arange(first, first + rows)
     log.write(vectors, np.full(rows, 0.5), 1)
 
 
@@ -71,7 +81,7 @@ def test_prediction_log_keeps_only_the_newest_rows_in_a_bounded_file(settings):
         log.flush()
     _batch(log, 2500, 2500)  # one write larger than the ring
     frame = log.read()
-    assert frame[schema.feature_names()[0]].tolist() == list(range(4000, 5000))
+    assert frame[NAMES[LOGGED]].tolist() == list(range(4000, 5000))
     size = log.path.stat().st_size
     assert size == prediction_log.HEADER_BYTES + 1000 * log.dtype.itemsize
     log.close()
@@ -88,7 +98,7 @@ def test_prediction_log_is_shared_by_two_writers_and_survives_a_restart(settings
     first.close()
     second.close()
     reopened = prediction_log.PredictionLog(small)
-    assert reopened.read()[schema.feature_names()[0]].tolist() == list(range(900))
+    assert reopened.read()[NAMES[LOGGED]].tolist() == list(range(900))
     reopened.close()
 
 
@@ -96,7 +106,7 @@ def _write_from_a_process(settings, marker: int) -> None:
     log = prediction_log.PredictionLog(settings)
     for k in range(40):
         vectors = np.full((50, len(schema.feature_names())), float(marker))
-        vectors[:, 1 % vectors.shape[1]] = k
+        vectors[:, (LOGGED + 1) % vectors.shape[1]] = k
         log.write(vectors, np.full(50, 0.5), marker)
         log.flush()
     log.close()
@@ -114,7 +124,7 @@ def test_processes_writing_at_once_lose_and_tear_no_record(settings):
         worker.join(60)
         assert worker.exitcode == 0
     frame = prediction_log.PredictionLog(small).read()
-    first = schema.feature_names()[0]
+    first = NAMES[LOGGED]
     assert frame[first].value_counts().to_dict() == {1.0: 2000, 2.0: 2000, 3.0: 2000}
     assert (frame["model_version"] == frame[first]).all()  # every record whole
 
@@ -125,14 +135,14 @@ def test_prediction_log_converts_another_capacity_and_an_append_only_file(settin
     log.close()
     small = settings.model_copy(update={"prediction_log_rows": 1000})
     smaller = prediction_log.PredictionLog(small)
-    assert smaller.read()[schema.feature_names()[0]].tolist() == list(range(500, 1500))
+    assert smaller.read()[NAMES[LOGGED]].tolist() == list(range(500, 1500))
     smaller.close()
     # an earlier version appended records with no header; a torn last record is dropped
     records = np.zeros(1500, dtype=prediction_log.record_dtype())
-    records["features"][:, 0] = np.arange(1500)
+    records["features"][:, LOGGED] = np.arange(1500)
     log.path.write_bytes(records.tobytes() + b"torn")
     legacy = prediction_log.PredictionLog(small)
-    assert legacy.read()[schema.feature_names()[0]].tolist() == list(range(500, 1500))
+    assert legacy.read()[NAMES[LOGGED]].tolist() == list(range(500, 1500))
     legacy.close()
 
 
@@ -152,7 +162,7 @@ def test_a_log_that_cannot_be_written_drops_rows_but_never_raises(settings, capl
         assert counted and float(counted.group(1)) >= 101
     log.path.rmdir()
     _batch(log, 200, 10)  # writable again: the next flush reopens the file
-    assert log.read()[schema.feature_names()[0]].tolist() == list(range(200, 210))
+    assert log.read()[NAMES[LOGGED]].tolist() == list(range(200, 210))
     log.close()
 
 
@@ -349,7 +359,7 @@ def test_monitor_says_insufficient_data_below_min_rows_and_never_compares_traini
     assert report["status"] == "insufficient_data" and report["features"] == {}
     gauges = (served.var / "metrics" / "drift.prom").read_text()
     assert _sample(gauges, "drift_insufficient_data") == 1
-    assert _sample(gauges, "feature_psi", feature=schema.feature_names()[0]) is None
+    assert _sample(gauges, "feature_psi", feature=NAMES[LOGGED]) is None
 
 
 def test_monitor_flags_a_drifted_batch_exits_3_and_the_servers_expose_its_gauges(
@@ -358,10 +368,12 @@ def test_monitor_flags_a_drifted_batch_exits_3_and_the_servers_expose_its_gauges
     from {{ cookiecutter.package_name }}.monitoring import metrics
     from {{ cookiecutter.package_name }}.pipelines.run import serve_drifted_batch
 
-    _serve_training_rows(served, 300)
+    _serve_training_rows(served, 1_500)  # more than the demo's minimum drifted batch
     code, out = _cli(served, monkeypatch, capsys, "monitor")
     assert code == 0, out
-    shifted = serve_drifted_batch(served)["shifted"]
+    drifted = serve_drifted_batch(served)
+    shifted = drifted["shifted"]
+    assert drifted["served"] == 1_500  # as many as the window held: half of what monitor sees
     code, out = _cli(served, monkeypatch, capsys, "monitor")
     assert code == drift.EXIT_CODES["drift"] == 3
     assert f"drift in {shifted}" in out and len(out.splitlines()) < 25
@@ -384,7 +396,9 @@ def test_monitor_writes_an_evidently_report_next_to_the_psi_table(served):
     assert Path(evidently["html"]).read_text().lstrip().lower().startswith("<!doctype html")
     data = json.loads(Path(evidently["json"]).read_text())
     names = " ".join(metric["metric_name"] for metric in data["metrics"])
-    assert schema.feature_names()[0] in names and "PSI" in names.upper()
+    columns = set(re.findall(r"column=([^,)]+)", names))
+    assert NAMES[LOGGED] in columns and "PSI" in names.upper()
+    assert not columns & set(privacy.unlogged_features())  # PII features are not monitored
     assert evidently["drifted_columns"] is not None
 
 

@@ -144,7 +144,17 @@ def rows(loop):
     return frame, bundle["predictor"]
 
 
-def test_features_in_the_request_match_the_predictor_and_the_store(client, rows):
+@pytest.fixture(scope="module")
+def first_ids(loop, rows) -> dict[str, int]:
+    """The ids a client sends for the first held-back row: the raw user id behind its key."""
+    from {{ cookiecutter.package_name }}.data.synthetic import raw_user_ids
+
+    settings, _ = loop
+    first = rows[0].iloc[0]
+    return {USER: raw_user_ids(settings, [int(first[USER])])[0], ITEM: int(first[ITEM])}
+
+
+def test_features_in_the_request_match_the_predictor_and_the_store(client, rows, first_ids):
     frame, predictor = rows
     matrix = frame[schema.feature_names()].to_numpy()
     expected = predictor.predict(matrix)
@@ -153,9 +163,8 @@ def test_features_in_the_request_match_the_predictor_and_the_store(client, rows)
     np.testing.assert_allclose(one.json()["prediction"], expected[0], rtol=1e-9)
     first = frame.iloc[0]
     context = {name: int(first[name]) for name in schema.CONTEXT_DEFAULTS}
-    by_ids = client.post(
-        "/predict", json={USER: int(first[USER]), ITEM: int(first[ITEM]), "context": context}
-    )
+    by_ids = client.post("/predict", json={**first_ids, "context": context})
+    assert by_ids.status_code == 200, by_ids.text
     np.testing.assert_allclose(by_ids.json()["prediction"], expected[0], rtol=1e-9)
     batch = client.post("/predict/batch", json={"features": matrix.tolist()})
     assert batch.status_code == 200, batch.text
@@ -316,7 +325,7 @@ def test_the_fastapi_routes_answer_like_the_front_door(client, rows):
         assert inner.post("/predict", json={USER: -1, ITEM: 2}).status_code == 422
 
 
-def test_a_promoted_model_is_swapped_in_under_load_without_a_failed_request(loop, rows):
+def test_a_promoted_model_is_swapped_in_under_load_without_a_failed_request(loop, rows, first_ids):
     """A real uvicorn on 127.0.0.1, 4 keep-alive clients for ~2 s, a promotion half-way."""
     import http.client
     import json
@@ -338,10 +347,9 @@ def test_a_promoted_model_is_swapped_in_under_load_without_a_failed_request(loop
     bundle, _ = registry.load("champion")
     before = registry.alias("champion")
     frame, _ = rows
-    first = frame.iloc[0]
     bodies = [
         json.dumps({"features": frame[schema.feature_names()].to_numpy()[0].tolist()}),
-        json.dumps({USER: int(first[USER]), ITEM: int(first[ITEM])}),
+        json.dumps(first_ids),
     ]
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -602,15 +610,14 @@ def shadow_client(loop):
         yield test_client, service
 
 
-def _shadow_requests(rows) -> list[tuple[str, dict]]:
+def _shadow_requests(rows, first_ids) -> list[tuple[str, dict]]:
     frame, _ = rows
     features = frame[schema.feature_names()].to_numpy()
-    first = frame.iloc[0]
     return [
-        ("/predict", {USER: int(first[USER]), ITEM: int(first[ITEM])}),
+        ("/predict", first_ids),
         ("/predict", {"features": features[1].tolist()}),
         ("/predict/batch", {"features": features[2:5].tolist()}),
-        ("/predict/batch", {"instances": [{USER: int(first[USER]), ITEM: int(first[ITEM])}]}),
+        ("/predict/batch", {"instances": [first_ids]}),
     ]
 
 
@@ -622,10 +629,10 @@ def _metric(client, name: str) -> float:
 
 
 def test_shadow_answers_are_the_champions_while_the_challenger_is_still_blocked(
-    shadow_client, rows
+    shadow_client, rows, first_ids
 ):
     client, service = shadow_client
-    requests = _shadow_requests(rows)
+    requests = _shadow_requests(rows, first_ids)
     alone = [client.post(path, json=body).json() for path, body in requests]
     logged_before = len(service.shadow.log.read())
 {%- if cookiecutter.monitoring %}
@@ -655,6 +662,7 @@ def test_shadow_answers_are_the_champions_while_the_challenger_is_still_blocked(
     assert service.shadow.drain(timeout_s=60)
     logged = service.shadow.log.read().iloc[logged_before:]
     assert len(logged) == 1 + 1 + 3  # requests 1-3; request 4 (one row) was dropped
+    assert logged[USER].iloc[0] == rows[0].iloc[0][USER]  # the stored key, not the raw id sent
     assert set(logged["shadow_version"]) == {service.champion.version + 1000}
     assert np.allclose(np.vstack(logged["shadow"].map(np.ravel)), 0.123)
     champion_outputs = [alone[0]["prediction"], alone[1]["prediction"], *alone[2]["predictions"]]
@@ -664,9 +672,9 @@ def test_shadow_answers_are_the_champions_while_the_challenger_is_still_blocked(
     )
 
 
-def test_a_failing_challenger_changes_no_answer_and_is_counted(shadow_client, rows):
+def test_a_failing_challenger_changes_no_answer_and_is_counted(shadow_client, rows, first_ids):
     client, service = shadow_client
-    requests = _shadow_requests(rows)
+    requests = _shadow_requests(rows, first_ids)
     alone = [client.post(path, json=body).json() for path, body in requests]
     logged_before = len(service.shadow.log.read())
 {%- if cookiecutter.monitoring %}

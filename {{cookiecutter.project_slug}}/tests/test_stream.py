@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }} import privacy, schema
 from {{ cookiecutter.package_name }}.features.store import BuiltinStore
 from {{ cookiecutter.package_name }}.ingestion import dead_letter
 from {{ cookiecutter.package_name }}.ingestion.stream import (
@@ -48,6 +48,11 @@ PROCESS_SETTINGS = (
 def event(event_id: str, user: int, time_s: float, activity: float) -> str:
     fields = {schema.EVENT_KEY: event_id, schema.USER_KEY: user, schema.EVENT_TIME: time_s}
     return json.dumps({**fields, ACTIVITY: activity})
+
+
+def keys(settings: Settings, ids: list[int]) -> list[int]:
+    """Return the online store's keys of raw person ids (the same ids unless PII is pseudonymized)."""
+    return privacy.Pseudonymizer(settings).ids(ids)
 
 
 def _log_lines(settings) -> list[str]:
@@ -117,7 +122,7 @@ def test_consumed_events_update_online_features(materialized):
         if parsed is not None:
             latest[parsed[schema.USER_KEY]] = parsed[ACTIVITY]
     user, value = next(iter(latest.items()))
-    assert materialized.lookup("user", [user])[ACTIVITY][0] == value
+    assert materialized.lookup("user", keys(settings, [user]))[ACTIVITY][0] == value
 
 
 def test_a_replayed_older_event_never_overwrites_a_newer_value(materialized):
@@ -130,7 +135,7 @@ def test_a_replayed_older_event_never_overwrites_a_newer_value(materialized):
         pair = [event(f"o{b}", b, 1_000.0, 5.0), event(f"n{b}", b, 900.0, 6.0)]
         both = process(settings, store, pair)
         assert newer["updated"] == 1 and older["updated"] == 0 and both["updated"] == 1
-        values = store.lookup("user", [a, b])[ACTIVITY].tolist()
+        values = store.lookup("user", keys(settings, [a, b]))[ACTIVITY].tolist()
         assert values == [42.0, 5.0], type(store).__name__
         assert older["added"] == 1, "an older event still lands in the sink once"
 
@@ -169,7 +174,7 @@ def test_replaying_dead_letters_applies_those_now_valid_and_keeps_the_rest(mater
     first = replay_dead_letters(settings, materialized)
 
     assert first["replayed"] == 2 and first["added"] == 1 and first["kept"] == 1
-    assert materialized.lookup("user", [5])[ACTIVITY][0] == 99.0
+    assert materialized.lookup("user", keys(settings, [5]))[ACTIVITY][0] == 99.0
     kept = dead_letter.read(settings, "stream")
     assert kept["record"].tolist() == ['{"cut": ']
     assert kept[dead_letter.REASON][0].startswith("invalid JSON")
@@ -197,7 +202,8 @@ def test_the_follow_consumer_stops_on_sigterm_with_everything_applied_once(mater
     assert len(dead_letter.read(settings, "stream")) == len(lines) - len(valid) > 0
     latest = {e[schema.USER_KEY]: e[ACTIVITY] for e in valid}
     users = sorted(latest)
-    assert materialized.lookup("user", users)[ACTIVITY].tolist() == [latest[u] for u in users]
+    online = materialized.lookup("user", keys(settings, users))[ACTIVITY].tolist()
+    assert online == [latest[u] for u in users]
     summary = json.loads(_summary(tmp_path / "consumer.log"))
     assert summary["accepted"] == len(valid) and summary["offset"] == len(lines)
 

@@ -55,6 +55,7 @@ VERBS: dict[str, str] = {
 {%- elif cookiecutter.experiment == 'shadow' %}
     "experiment": "serve every unit with the challenger in shadow; compare their outputs",
 {%- endif %}
+    "purge": "delete raw events, log rows, stream sink rows and dead letters past retention_days",
     "demo": "run the whole loop on synthetic data",
     "bench": "benchmark serving on 127.0.0.1 against its floors{% if cookiecutter.registry == 'mlflow' %} and mlflow{% endif %}: one table",
 }
@@ -208,6 +209,12 @@ def _drift_demo(settings, args: argparse.Namespace) -> dict:
 {%- endif %}
 
 
+def _purge(settings, args: argparse.Namespace) -> dict:
+    from .privacy import purge
+
+    return purge(settings)
+
+
 def _demo(settings, args: argparse.Namespace) -> dict:
     from .pipelines.run import run_all
 
@@ -290,6 +297,7 @@ HANDLERS: dict[str, Callable] = {
     "analyze": _analyze,
     "sample-size": _sample_size,
 {%- endif %}
+    "purge": _purge,
     "demo": _demo,
     "bench": _bench,
 }

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import {% if cookiecutter.experiment == 'ab' %}BaseModel, {% endif %}Field{{ ', SecretStr' if cookiecutter.serving != 'none' }}
+from pydantic import {% if cookiecutter.experiment == 'ab' %}BaseModel, {% endif %}Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -132,6 +132,16 @@ class Settings(BaseSettings):
     shadow_queue_size: int = Field(1000, ge=1)
     """Requests waiting for the shadow model; when full, more are dropped and counted."""
 {%- endif %}
+    pseudonym_key: SecretStr = SecretStr("")
+{%- if cookiecutter.contains_pii %}
+    """Key of the person-id pseudonyms (``privacy.py``); from the environment only."""
+{%- else %}
+    """Key of person-id pseudonyms (``privacy.py``); unused: the data holds no PII."""
+{%- endif %}
+    pseudonym_key_autocreate: bool = True
+    """Without ``pseudonym_key``, create a random one in var/secrets (production.yaml: false)."""
+    retention_days: int = Field({{ 30 if cookiecutter.contains_pii else 365 }}, ge=1)
+    """``purge`` deletes raw events, log rows, stream sink rows and dead letters older than this."""
     prediction_log_rows: int = Field(1_000_000, ge=1_000)
     """Served rows the prediction log keeps (a ring file, ~120 bytes a row for 10 features)."""
     psi_warn: float = Field(0.1, gt=0.0)

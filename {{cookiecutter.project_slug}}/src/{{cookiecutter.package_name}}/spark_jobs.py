@@ -8,7 +8,8 @@ UTC session time and, for local runs, ``spark_shuffle_partitions``.
 Ingestion applies the same SQL rules as DuckDB (``ingestion.batch.rules``), upserts good rows
 into ``clean/<table>.parquet`` (a Parquet folder, last write per key wins, swapped in whole) and
 appends rejected rows to ``dead_letter/<table>/`` with their reason. Materialization writes
-``features/{user,item}.parquet`` from the clean entity tables.
+``features/{user,item}.parquet`` from the clean entity tables.{% if cookiecutter.contains_pii %} Person ids are pseudonymized on
+the executors as in the DuckDB path (``privacy.py``): users after their checks, events before.{% endif %}
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import schema
+from . import privacy, schema
 from .features.store import FEATURE_TIME, KEYS, TIMESTAMP
 from .ingestion import batch
 from .ingestion.dead_letter import REASON
@@ -120,9 +121,31 @@ def upsert(spark: SparkSession, target: Path, rows: DataFrame, key: str) -> int:
     return write_parquet(merged, target)
 
 
+def pseudonymized(settings: Settings, frame: DataFrame) -> DataFrame:
+    """Return ``frame`` with its person id columns pseudonymized by the executors (keyed HMAC)."""
+    present = [name for name in privacy.ID_COLUMNS if name in frame.columns]
+    if not privacy.ENABLED or not present:
+        return frame
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    key = privacy.Pseudonymizer(settings).key
+
+    @F.udf(T.LongType())
+    def keyed(value: int | None) -> int | None:
+        return None if value is None else privacy.pseudonymize_id(value, key)
+
+    for name in present:
+        frame = frame.withColumn(name, keyed(F.col(name).cast("long")))
+    return frame
+
+
 def validated(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
     """Return the raw rows of ``table`` with the reason of the first rule each breaks (or null)."""
-    read_table(spark, raw_path(settings, table)).createOrReplaceTempView("raw")
+    raw = read_table(spark, raw_path(settings, table))
+    if table == "events":  # checked against the users' pseudonyms, as the DuckDB path does
+        raw = pseudonymized(settings, raw)
+    raw.createOrReplaceTempView("raw")
     if table == "events":
         for name in ("users", "items"):
             spark.read.parquet(str(batch.clean_path(settings, name))).createOrReplaceTempView(name)
@@ -165,7 +188,10 @@ def ingest_table(settings: Settings, table: str) -> dict[str, int]:
         rejected = checked.filter(F.col(REASON).isNotNull()).count()
         accepted = checked.count() - rejected
         target = batch.clean_path(settings, table)
-        rows = upsert(spark, target, good_rows(checked, table), batch.TABLES[table])
+        good = good_rows(checked, table)
+        if table == "users":
+            good = pseudonymized(settings, good)
+        rows = upsert(spark, target, good, batch.TABLES[table])
         if rejected:
             dead_letter(settings, checked, table)
     finally:

@@ -155,3 +155,17 @@ def generate(settings: Settings) -> dict[str, int]:
     events.to_parquet(raw / "events.parquet", index=False)
     write_event_log(rng, raw / "events.jsonl", settings.n_users, max(settings.n_users // 4, 10))
     return {"users": len(users), "items": len(items), "events": len(events)}
+
+
+def raw_user_ids(settings: Settings, keys: list[int]) -> list[int]:
+    """Return the raw user ids behind ``keys`` (ids of the clean data: pseudonyms with PII).
+
+    For the demo and the benchmark, which play a client that knows raw ids: the synthetic
+    ``raw/users.parquet`` holds them. The project's own data has no way back from a pseudonym.
+    """
+    from ..privacy import Pseudonymizer
+
+    raw = pd.read_parquet(settings.directory("raw") / "users.parquet")[schema.USER_KEY]
+    raw = raw.dropna().astype("int64")
+    back = dict(zip(Pseudonymizer(settings).column(raw), raw, strict=True))
+    return [int(back[key]) for key in keys]

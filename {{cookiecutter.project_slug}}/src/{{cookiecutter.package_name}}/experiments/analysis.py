@@ -6,7 +6,8 @@ unit or per event, the unit id in the ``schema.USER_KEY`` column, an optional ``
 numeric metric columns), tests every metric per variant and returns a verdict: ship, do not
 ship, inconclusive or invalid (SRM). It writes nothing; the CLI prints the report and saves it
 under ``reports/``. ``plan`` sizes an experiment; ``simulate_outcomes`` makes outcomes of a
-known lift for the demo.
+known lift for the demo.{% if cookiecutter.contains_pii %} The exposure log holds pseudonymized unit ids (``privacy.py``);
+the outcomes file holds raw ids, pseudonymized with the same key on read so the two join.{% endif %}
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import schema
+from .. import privacy, schema
+from ..privacy import Pseudonymizer
 from ..settings import Settings
 
 SRM_THRESHOLD = 0.001
@@ -270,8 +272,11 @@ def read_exposures(path: Path, experiment: str) -> tuple[pd.DataFrame, int]:
     return first, len(mixed)
 
 
-def read_outcomes(path: Path) -> pd.DataFrame:
-    """Return the outcomes file (Parquet or CSV) with ``unit`` and epoch-second ``event_time``."""
+def read_outcomes(path: Path, pseudonyms: Pseudonymizer | None = None) -> pd.DataFrame:
+    """Return the outcomes file (Parquet or CSV) with ``unit`` and epoch-second ``event_time``.
+
+    ``pseudonyms``: the file holds raw ids; they are pseudonymized to match the exposure log.
+    """
     if not path.exists():
         raise ValueError(f"outcomes file {path} does not exist")
     if path.suffix == ".parquet":
@@ -283,6 +288,10 @@ def read_outcomes(path: Path) -> pd.DataFrame:
     if schema.USER_KEY not in frame.columns:
         raise ValueError(f"outcomes file {path} has no {schema.USER_KEY} column (the unit id)")
     frame = frame.rename(columns={schema.USER_KEY: "unit"})
+    if pseudonyms is not None:
+        if not pd.api.types.is_integer_dtype(frame["unit"]):
+            raise ValueError(f"outcomes file {path}: {schema.USER_KEY} must hold integer ids")
+        frame["unit"] = pseudonyms.column(frame["unit"])
     frame["unit"] = frame["unit"].astype(str)
     if schema.EVENT_TIME in frame.columns:
         times = frame[schema.EVENT_TIME]
@@ -307,7 +316,7 @@ def analyze(settings: Settings, outcomes: Path, exposures: Path | None = None) -
         )
     share = settings.treatment_share
     srm = sample_ratio_mismatch(counts, [1 - share, share])
-    frame = read_outcomes(outcomes)
+    frame = read_outcomes(outcomes, Pseudonymizer(settings) if privacy.ENABLED else None)
     guardrails = {g.metric: g for g in settings.experiment_guardrails}
     wanted = [settings.experiment_metric, *guardrails]
     missing = [name for name in wanted if name not in frame.columns]

@@ -3,13 +3,15 @@
 ``assign`` hashes ``salt:unit_id`` with sha256 into 10,000 buckets: the same unit always gets
 the same variant, a new salt reshuffles, and no state is stored. Exposures are appended to
 ``experiments/exposures.jsonl`` under ``var_dir`` with their time, for the analysis
-(``analysis.analyze`` joins them with an outcomes file).
+(``analysis.analyze`` joins them with an outcomes file).{% if cookiecutter.contains_pii %} Units are pseudonymized ids: the
+serving core pseudonymizes request ids before it assigns them (``privacy.py``).{% endif %}
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from typing import TextIO
@@ -47,6 +49,9 @@ class ExposureLog:
             for unit, variant in zip(units, variants, strict=True)
         )
         with self._lock:
+            if self._handle is not None and os.fstat(self._handle.fileno()).st_nlink == 0:
+                self._handle.close()  # ``purge`` replaced the file: append to the new one
+                self._handle = None
             if self._handle is None:
                 self._handle = self.path.open("a", encoding="utf-8")
             self._handle.write(lines)

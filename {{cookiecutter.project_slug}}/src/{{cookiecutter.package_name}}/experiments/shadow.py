@@ -9,7 +9,9 @@ both answers to the shadow log. When the queue is full the request is dropped an
 The shadow log, ``logs/shadow-<schema>.bin`` under ``var_dir``, follows the prediction log's
 rules: it keeps the same entity ids (-1 for rows sent as features) and nothing more (no
 features), and it is bounded by the same ``prediction_log_rows``: when the file holds that
-many records it becomes ``.1`` (replacing the older one) and a new file starts.
+many records it becomes ``.1`` (replacing the older one) and a new file starts. Appends hold an
+exclusive ``flock`` (POSIX) so ``purge_older_than`` (the ``purge`` verb) can rewrite the files
+without losing a record written meanwhile.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from .. import schema
 from ..monitoring import metrics
 {%- endif %}
 from ..settings import Settings
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so one process per log file
+    fcntl = None  # type: ignore[assignment]
 
 NO_ID = -1
 WARN_EVERY_S = 60.0
@@ -67,11 +74,38 @@ class ShadowLog:
         size = self.path.stat().st_size if self.path.exists() else 0
         if size // self.dtype.itemsize >= self.capacity:
             os.replace(self.path, self.path.with_suffix(".bin.1"))
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        while True:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            _lock(fd)
+            if os.fstat(fd).st_nlink:
+                break
+            os.close(fd)  # ``purge_older_than`` replaced the file meanwhile: append to the new one
         try:
             os.write(fd, records.tobytes())
         finally:
-            os.close(fd)
+            os.close(fd)  # closing releases the lock
+
+    def purge_older_than(self, cutoff: float) -> int:
+        """Delete the records logged before ``cutoff`` (epoch seconds); return how many."""
+        removed = 0
+        for path in (self.path.with_suffix(".bin.1"), self.path):
+            if not path.exists():
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                _lock(fd)
+                data = os.pread(fd, os.fstat(fd).st_size, 0)
+                usable = len(data) - len(data) % self.dtype.itemsize
+                records = np.frombuffer(data[:usable], dtype=self.dtype)
+                old = records["ts"] < cutoff
+                if old.any():
+                    partial = path.with_name(f"{path.name}.purge.tmp")
+                    partial.write_bytes(records[~old].tobytes())
+                    os.replace(partial, path)
+                    removed += int(old.sum())
+            finally:
+                os.close(fd)
+        return removed
 
     def read(self) -> pd.DataFrame:
         """Return the logged rows, oldest first: ids, ``champion``, ``shadow`` and versions."""
@@ -88,6 +122,12 @@ class ShadowLog:
             frame[name] = outputs[:, 0] if outputs.shape[1] == 1 else list(outputs)
             frame[f"{name}_version"] = records[f"{name}_version"]
         return frame
+
+
+def _lock(fd: int) -> None:
+    """Hold an exclusive ``flock`` on ``fd`` until it is closed (a no-op without fcntl)."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def compare(frame: pd.DataFrame) -> dict:

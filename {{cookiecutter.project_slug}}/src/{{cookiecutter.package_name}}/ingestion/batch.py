@@ -1,7 +1,10 @@
 """Batch ingestion: validate raw tables against the schema, upsert good rows by key.
 
 Reads ``raw/{users,items,events}.parquet``; writes ``clean/<table>.parquet`` and rejected rows
-to the dead-letter store with their reason. The checks are SQL (``rules``) run by DuckDB.
+to the dead-letter store with their reason.{% if cookiecutter.contains_pii %} Person ids are pseudonymized (``privacy.py``) before
+anything is written: users after their checks (a rejected user row is dead-lettered as received),
+events before theirs (their references are checked against the pseudonymized users).{% endif %}
+The checks are SQL (``rules``) run by DuckDB.
 {%- if cookiecutter.batch_engine == 'spark' %}
 With ``batch_engine=spark`` the whole job runs on Spark over Parquet (``spark_jobs.py``).
 {%- endif %}
@@ -17,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import schema
+from ..privacy import ENABLED, Pseudonymizer
 from ..settings import Settings
 from . import dead_letter
 
@@ -110,14 +114,30 @@ def replace_path(partial: Path, target: Path) -> None:
         os.replace(partial, target)
 
 
-def ingest_table(settings: Settings, table: str, raw: pd.DataFrame) -> dict[str, int]:
+def pseudonymize_known(pseudonyms: Pseudonymizer, raw: pd.DataFrame) -> pd.DataFrame:
+    """Return ``raw`` with its present person ids pseudonymized (missing ones stay missing)."""
+    present = raw[schema.USER_KEY].notna()
+    if not ENABLED or not present.any():
+        return raw
+    ids = raw[schema.USER_KEY].astype("float64").astype("Int64")
+    ids[present] = pseudonyms.column(ids[present]).to_numpy()
+    return raw.assign(**{schema.USER_KEY: ids})
+
+
+def ingest_table(
+    settings: Settings, table: str, raw: pd.DataFrame, pseudonyms: Pseudonymizer | None = None
+) -> dict[str, int]:
     """Validate ``raw`` rows of ``table``; upsert the good ones and dead-letter the rest."""
+    pseudonyms = pseudonyms or Pseudonymizer(settings)
     known = {}
     if table == "events":
         known = {name: pd.read_parquet(clean_path(settings, name)) for name in ("users", "items")}
+        raw = pseudonymize_known(pseudonyms, raw)
     checked = run_sql(validation_sql(table), {"raw": raw, **known})
     bad = checked[dead_letter.REASON].notna()
     good = checked.loc[~bad].drop(columns=dead_letter.REASON)
+    if table == "users":
+        good = pseudonyms.frame(good)
     if table == "events":
         good = good.astype({schema.USER_KEY: "int64", schema.ITEM_KEY: "int64"})
         good = good.astype({name: "int64" for name in schema.CONTEXT_RANGES})
@@ -138,7 +158,10 @@ def ingest(settings: Settings) -> dict[str, dict[str, int]]:
         return {table: spark_jobs.ingest_table(settings, table) for table in TABLES}
 {%- endif %}
     raw_dir = settings.directory("raw")
+    pseudonyms = Pseudonymizer(settings)
     return {
-        table: ingest_table(settings, table, pd.read_parquet(raw_dir / f"{table}.parquet"))
+        table: ingest_table(
+            settings, table, pd.read_parquet(raw_dir / f"{table}.parquet"), pseudonyms
+        )
         for table in TABLES
     }

@@ -7,7 +7,8 @@ Reads the JSON-lines event log ``raw/events.jsonl`` with an offset committed aft
 The PyFlink job (``flink_job.py``) runs the same transformation as a Flink job;
 ``apply_flink_output`` loads what it wrote.{% endif %}
 Valid events of known users update the online store (only where newer than the user's last
-applied event time) and land once in ``stream/sink.db`` (keyed by event id). Malformed events and
+applied event time) and land once in ``stream/sink.db`` (keyed by event id){% if cookiecutter.contains_pii %},
+their person ids pseudonymized first (``privacy.py``){% endif %}. Malformed events and
 events of users the online store does not know go to the dead-letter store with the reason
 {%- if cookiecutter.stream_engine in ['kafka', 'flink'] %}
 (with Kafka: the topic ``kafka_dead_letter_topic``, default ``<kafka_topic>.dlq``, the reason and
@@ -37,6 +38,7 @@ import pandas as pd
 
 from .. import schema
 from ..features.store import BuiltinStore
+from ..privacy import Pseudonymizer
 from ..settings import Settings
 from . import dead_letter
 from .events import ACTIVITY, FIELDS, parse_event
@@ -151,8 +153,14 @@ def sink_count(settings: Settings) -> int:
         return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
-def validate(store: BuiltinStore, lines: list[str]) -> tuple[list[dict], dict[int, str]]:
-    """Return the valid events of known users and ``{position: reason}`` for the others."""
+def validate(
+    store: BuiltinStore, lines: list[str], pseudonyms: Pseudonymizer | None = None
+) -> tuple[list[dict], dict[int, str]]:
+    """Return the valid events of known users and ``{position: reason}`` for the others.
+
+    ``pseudonyms``: the events carry raw person ids, replaced by their pseudonyms (the keys the
+    online store holds) before the check; without it they already are keys.
+    """
     good: list[tuple[int, dict]] = []
     bad: dict[int, str] = {}
     for position, line in enumerate(lines):
@@ -161,10 +169,14 @@ def validate(store: BuiltinStore, lines: list[str]) -> tuple[list[dict], dict[in
             bad[position] = reason
         else:
             good.append((position, event))
+    raw = [event[schema.USER_KEY] for _, event in good]
+    if pseudonyms is not None:
+        for (_, event), key in zip(good, pseudonyms.ids(raw), strict=True):
+            event[schema.USER_KEY] = key
     known = store.known("user", [event[schema.USER_KEY] for _, event in good])
-    for position, event in good:
+    for (position, event), sent in zip(good, raw, strict=True):
         if event[schema.USER_KEY] not in known:
-            bad[position] = f"unknown {schema.USER_KEY} {event[schema.USER_KEY]}"
+            bad[position] = f"unknown {schema.USER_KEY} {sent}"
     return [event for position, event in good if position not in bad], bad
 
 
@@ -198,7 +210,7 @@ def process(
 ) -> dict[str, int]:
     """Validate one batch, apply it to the online store and the sink; return counts."""
     lines = list(lines)
-    good, bad = validate(store, lines)
+    good, bad = validate(store, lines, Pseudonymizer(settings))
     if bad:
         (reject or local_reject(settings, lines))(bad)
     return {**apply_events(settings, store, good), "rejected": len(bad)}
@@ -294,7 +306,7 @@ def replay_dead_letters(settings: Settings, store: BuiltinStore) -> dict[str, in
     done = dead_letter.parts(settings, TABLE)
     letters = dead_letter.read_parts(done)
     lines = letters["record"].tolist() if "record" in letters else []
-    good, bad = validate(store, lines)
+    good, bad = validate(store, lines, Pseudonymizer(settings))
     kept = pd.DataFrame(
         {"record": [lines[k] for k in bad], dead_letter.REASON: list(bad.values())},
         columns=["record", dead_letter.REASON],
@@ -586,7 +598,7 @@ def replay_dead_letter_topic(settings: Settings, store: BuiltinStore) -> dict[st
     )
     try:
         lines = [_text(message.value()) for message in messages]
-        good, bad = validate(store, lines)
+        good, bad = validate(store, lines, Pseudonymizer(settings))
         counts = apply_events(settings, store, good)
         if bad:
             DeadLetterTopic(settings).send([(messages[k], reason) for k, reason in bad.items()])
@@ -650,11 +662,14 @@ def apply_flink_output(
     latest, events, bad = (_json_parts(output / n) for n in ("latest", "events", "dead_letters"))
     if len(bad):
         dead_letter.write(settings, TABLE, bad[["record", dead_letter.REASON]])
-    good = events.to_dict("records") if len(events) else []
+    pseudonyms = Pseudonymizer(settings)
+    latest = pseudonyms.frame(latest)
+    sent = events.to_dict("records") if len(events) else []  # as received: what dead letters keep
+    good = pseudonyms.frame(events).to_dict("records") if len(events) else []
     unknown: dict[int, str] = {}
     if len(good):
-        _, unknown = validate(store, [json.dumps(event) for event in good])
-        rows = [{"record": json.dumps(good[k]), dead_letter.REASON: r} for k, r in unknown.items()]
+        _, unknown = validate(store, [json.dumps(event) for event in sent], pseudonyms)
+        rows = [{"record": json.dumps(sent[k]), dead_letter.REASON: r} for k, r in unknown.items()]
         dead_letter.write(settings, TABLE, pd.DataFrame(rows))
         good = [event for k, event in enumerate(good) if k not in unknown]
     known = latest[latest[schema.USER_KEY].isin([e[schema.USER_KEY] for e in good])]

@@ -3,7 +3,9 @@
 Reference is the training frame (its scores: the champion model's on it); current is the
 newest ``drift_window_rows`` rows of the prediction log. PSI below ``psi_warn`` is ok, from
 ``psi_warn`` a warning, from ``psi_alert`` drift. With fewer than ``drift_min_rows`` logged rows
-the status is ``insufficient_data`` and nothing is compared. ``monitor`` writes under ``var_dir``:
+the status is ``insufficient_data`` and nothing is compared.{% if cookiecutter.contains_pii %} PII-flagged features are not
+in the prediction log (``privacy.py``): they are not monitored, and the report lists them under
+``not_monitored``.{% endif %} ``monitor`` writes under ``var_dir``:
 
 - ``reports/drift.json``: the PSI table;
 - ``metrics/drift.prom``: the same numbers as Prometheus gauges (``feature_psi``,
@@ -28,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import schema
+from .. import privacy, schema
 from ..settings import Settings
 
 EXIT_CODES = {"ok": 0, "warn": 0, "drift": 3, "insufficient_data": 4}
@@ -206,14 +208,18 @@ def monitor(settings: Settings) -> dict:
         if champion is not None:
             served = current[current["model_version"] == champion[0]]
             scores = (champion[1], _scores(served["prediction"]))
+    unlogged = privacy.unlogged_features()
+    features = [name for name in schema.feature_names() if name not in unlogged]
     report = drift_report(
         reference,
         current,
+        features=features,
         warn=settings.psi_warn,
         alert=settings.psi_alert,
         min_rows=settings.drift_min_rows,
         scores=scores,
     )
+    report["not_monitored"] = {name: "PII: not written to the prediction log" for name in unlogged}
     reports = settings.directory("reports")
     path = write_report(report, reports / "drift.json")
     textfile = write_textfile(report, settings.directory("metrics") / "drift.prom")
@@ -230,7 +236,6 @@ def monitor(settings: Settings) -> dict:
         "metrics": str(textfile),
     }
     if settings.evidently_report and report["status"] != "insufficient_data":
-        features = schema.feature_names()
         html, data, drifted = evidently_report(
             reference[features], current[features], reports, settings.psi_alert
         )
@@ -262,5 +267,7 @@ def summary_table(report: dict) -> str:
         )
     drifting = [name for name, row in columns.items() if row["status"] == "drift"]
     verdict = f"drift in {', '.join(drifting)}" if drifting else report["status"]
+    if report.get("not_monitored"):
+        lines.append(f"not monitored (PII, not logged): {', '.join(report['not_monitored'])}")
     lines.append(f"status: {verdict} (exit {EXIT_CODES[report['status']]})")
     return "\n".join(lines)

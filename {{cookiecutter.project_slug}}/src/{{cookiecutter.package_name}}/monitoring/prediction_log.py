@@ -15,7 +15,9 @@ Records are buffered and written when a record comes ``FLUSH_S`` after the last 
 ``FLUSH_BYTES`` are waiting, on ``flush`` (the serving core calls it every
 ``reload_interval_s``), ``read``, ``close`` and at exit. A write takes an exclusive ``flock`` on
 the file (POSIX), so several server processes can share one log; a forked process reopens it.
-Rows scored from features sent by the caller have entity ids -1. A different feature schema
+Rows scored from features sent by the caller have entity ids -1.{% if cookiecutter.contains_pii %} The user id is a pseudonym
+(``privacy.py``) and PII-flagged features are written as NaN: personal values never reach the
+log, and the drift report lists those features as not monitored.{% endif %} A different feature schema
 writes a different file; a file of another capacity, or an append-only log of an earlier
 version, is converted on open, keeping its newest rows.
 """
@@ -33,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import schema
+from .. import privacy, schema
 from ..settings import Settings
 from . import metrics
 
@@ -133,6 +135,7 @@ class PredictionLog:
         self.dtype = record_dtype()
         self.capacity = settings.prediction_log_rows
         self._names = schema.feature_names()
+        self._unlogged = [self._names.index(name) for name in privacy.unlogged_features()]
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
@@ -282,6 +285,9 @@ class PredictionLog:
             pending.append(self._row_records())
         if not pending:
             return
+        if self._unlogged:
+            for records in pending:
+                records["features"][:, self._unlogged] = np.nan
         self._pending_bytes = 0
         data = memoryview(pending[0]).cast("B") if len(pending) == 1 else b"".join(pending)
         try:
@@ -317,6 +323,18 @@ class PredictionLog:
             if first < len(data):
                 _write_at(fd, HEADER_BYTES, data[first:])
             _write_at(fd, 0, HEADER.pack(MAGIC, size, capacity, written + count))
+
+    def purge_older_than(self, cutoff: float) -> int:
+        """Delete the rows logged before ``cutoff`` (epoch seconds); return how many."""
+        with self._lock:
+            self._flush(time.time())
+            fd = self._open()
+            with _FileLock(fd):
+                records = np.frombuffer(self._records(fd), dtype=self.dtype)
+                old = records["ts"] < cutoff
+                if old.any():
+                    self._rebuild(fd, records[~old].tobytes())
+        return int(old.sum())
 
     def flush(self) -> None:
         with self._lock:

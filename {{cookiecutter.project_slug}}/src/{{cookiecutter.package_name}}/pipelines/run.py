@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import schema
-from ..data.synthetic import generate
+from ..data.synthetic import generate{{ ', raw_user_ids' if cookiecutter.experiment == 'ab' }}
 from ..features.store import open_store
 from ..ingestion.batch import ingest
 from ..registry.registry import open_registry
@@ -103,9 +103,8 @@ def step_predict(settings: Settings, n: int = 200) -> dict:
     frame = open_store(settings).get_training_frame()
     frame = frame.sample(min(n, len(frame)), random_state=settings.seed)
     context = {name: frame[name].tolist() for name in schema.CONTEXT_DEFAULTS}
-    results = service.predict(
-        frame[schema.USER_KEY].tolist(), frame[schema.ITEM_KEY].tolist(), context
-    )
+    users, items = frame[schema.USER_KEY].tolist(), frame[schema.ITEM_KEY].tolist()
+    results = service.predict(users, items, context, pseudonymized=True)
     first = results[0]["prediction"]
     return {"served": len(results), "model_version": results[0]["model_version"], "first": first}
 {%- if cookiecutter.batch_scoring %}
@@ -126,23 +125,34 @@ def step_monitor(settings: Settings) -> dict:
     return monitor(settings)
 
 
-def serve_drifted_batch(settings: Settings, n: int = 500) -> dict:
-    """Serve ``n`` training rows with their first feature shifted by two standard deviations.
+DRIFT_DEMO_ROWS = 500
+
+
+def serve_drifted_batch(settings: Settings, n: int | None = None) -> dict:
+    """Serve ``n`` training rows with their first logged feature shifted by two std deviations.
 
     The rows go through the serving core into the prediction log, as served traffic would, so
-    the next ``monitor`` run sees the shift (the demo shows it flagged).
+    the next ``monitor`` run sees the shift (the demo shows it flagged). By default ``n`` is as
+    many rows as the drift window already holds (at least ``DRIFT_DEMO_ROWS``): the shifted rows
+    are then at least half of what ``monitor`` compares, whatever the demo served before.
     """
+    from ..privacy import unlogged_features
+
     service = PredictionService(settings)
     if service.reload() is None:
         return {"served": 0, "reason": "no champion model"}
+    if n is None:
+        logged = min(len(service.log.read()), settings.drift_window_rows)
+        n = max(DRIFT_DEMO_ROWS, logged)
     frame = open_store(settings).get_training_frame()
-    frame = frame.sample(min(n, len(frame)), random_state=settings.seed + 1)
+    frame = frame.sample(n, random_state=settings.seed + 1, replace=n > len(frame))
     names = schema.feature_names()
+    shifted = next(name for name in names if name not in unlogged_features())  # a logged one
     matrix = frame[names].to_numpy(dtype=np.float64, copy=True)
-    matrix[:, 0] += 2.0 * max(float(frame[names[0]].std()), 1.0)
+    matrix[:, names.index(shifted)] += 2.0 * max(float(frame[shifted].std()), 1.0)
     result = service.predict_features(matrix)
     service.log.close()
-    return {"served": len(matrix), "shifted": names[0], "model_version": result["model_version"]}
+    return {"served": len(matrix), "shifted": shifted, "model_version": result["model_version"]}
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
 
@@ -178,8 +188,10 @@ def step_experiment(settings: Settings) -> dict:
     users = frame[schema.USER_KEY].tolist()
     context = {name: frame[name].tolist() for name in schema.CONTEXT_DEFAULTS}
     exposed_at = time.time()
-    results = service.predict(users, frame[schema.ITEM_KEY].tolist(), context)
+    items = frame[schema.ITEM_KEY].tolist()
+    results = service.predict(users, items, context, pseudonymized=True)
     variants = [r["variant"] for r in results]
+    users = raw_user_ids(settings, users)  # outcomes come from the business: raw ids
     share = settings.treatment_share
     lift = minimum_detectable_effect(
         DEMO_RATE,
@@ -222,7 +234,8 @@ def step_experiment(settings: Settings) -> dict:
     for start in range(0, len(frame), 100):
         rows = frame.iloc[start : start + 100]
         context = {name: rows[name].tolist() for name in schema.CONTEXT_DEFAULTS}
-        service.predict(rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist(), context)
+        users, items = rows[schema.USER_KEY].tolist(), rows[schema.ITEM_KEY].tolist()
+        service.predict(users, items, context, pseudonymized=True)
     drained = service.shadow.drain()
     shadow = service.shadow
     return {

@@ -626,6 +626,7 @@ def _payloads(settings: Settings) -> dict:
     import numpy as np
 
     from .. import schema
+    from ..data.synthetic import raw_user_ids
     from ..features.store import open_store
     from ..registry.registry import CHAMPION, open_registry
 
@@ -639,7 +640,7 @@ def _payloads(settings: Settings) -> dict:
     matrix = np.ascontiguousarray(batch[schema.feature_names()].to_numpy(dtype=np.float64))
     first = batch.iloc[0]
     ids = {
-        schema.USER_KEY: int(first[schema.USER_KEY]),
+        schema.USER_KEY: raw_user_ids(settings, [int(first[schema.USER_KEY])])[0],
         schema.ITEM_KEY: int(first[schema.ITEM_KEY]),
     }
     context = {name: int(first[name]) for name in schema.CONTEXT_DEFAULTS}

@@ -4,8 +4,12 @@ Scores rows given by entity ids (features read from the online store: ``predict`
 caller's own feature vectors in schema order (``predict_features``) with the champion model from
 the registry (its checksum and schema hash verified); returns predictions with the model version.
 ``reload`` loads the promoted models completely first and then swaps one reference, so requests
-in flight keep the models they started with and none is dropped; ``watch`` polls the registry in
-a daemon thread and reloads when the champion (or challenger) alias moves.
+in flight keep the models they started with and none is dropped;{% if cookiecutter.contains_pii %}
+requests carry raw person ids, which ``predict`` pseudonymizes (``privacy.py``) before the online
+store lookup{% if cookiecutter.experiment == 'ab' %}, the A/B assignment{% endif %} and any log, so nothing downstream holds a raw id;
+{%- endif %}
+``watch`` polls the registry in a daemon thread and reloads when the champion (or challenger)
+alias moves.
 
 Faults: a reload that fails (an artifact whose checksum does not match, a missing artifact, an
 unreachable registry, a registry that names no champion any more) leaves the loaded models
@@ -49,8 +53,10 @@ from ..monitoring import metrics
 from ..monitoring.prediction_log import PredictionLog
 {%- endif %}
 {%- if cookiecutter.experiment != 'none' %}
+from ..privacy import Pseudonymizer
 from ..registry.registry import CHALLENGER, CHAMPION, RegistryError, open_registry
 {%- else %}
+from ..privacy import Pseudonymizer
 from ..registry.registry import CHAMPION, RegistryError, open_registry
 {%- endif %}
 from ..settings import Settings
@@ -106,6 +112,7 @@ class PredictionService:
         self.settings = settings
         self.store = store or open_store(settings)
         self.registry = registry or open_registry(settings)
+        self.pseudonyms = Pseudonymizer(settings)
         self.models = Models()
         self.last_latency_s = 0.0
         self.last_failure: str | None = None
@@ -270,15 +277,26 @@ class PredictionService:
         user_ids: Sequence[int],
         item_ids: Sequence[int],
         context: Mapping[str, Sequence[float]] | None = None,
+        pseudonymized: bool = False,
     ) -> list[dict]:
-        """Return one ``{prediction, model_version, variant}`` per (user, item, context) row."""
+        """Return one ``{prediction, model_version, variant}`` per (user, item, context) row.
+
+        ``user_ids`` are the raw ids of a request; ``pseudonymized=True``: ids read from the
+        project's own data, already pseudonyms.
+        """
         models = self.models
         champion = models.serving()
 {%- if cookiecutter.experiment != 'none' %}
         challenger = models.challenger
 {%- endif %}
         started = time.perf_counter()
-        vectors = self._vectors(user_ids, item_ids, context)
+        raw_ids = user_ids
+        if not pseudonymized:
+            user_ids = self.pseudonyms.ids(user_ids)
+        try:
+            vectors = self._vectors(user_ids, item_ids, context)
+        except UnknownEntityError as error:
+            raise _with_raw_id(error, user_ids, raw_ids) from None
         predictions = list(champion.predictor.predict(vectors))
         versions = [champion.version] * len(predictions)
         variants = ["control"] * len(predictions)
@@ -402,8 +420,20 @@ class PredictionService:
 
         if self._index is None:
             self._index = load_index(self.settings)
-        candidates = self._index.candidates(user_id, max(k * 5, 50))
-        results = self.predict([user_id] * len(candidates), candidates)
+        key = self.pseudonyms.ids([user_id])[0]
+        candidates = self._index.candidates(key, max(k * 5, 50))
+        results = self.predict([key] * len(candidates), candidates, pseudonymized=True)
         order = np.argsort([-np.max(r["prediction"]) for r in results], kind="stable")[:k]
         return [{schema.ITEM_KEY: int(candidates[i]), **results[i]} for i in order]
 {%- endif %}
+
+
+def _with_raw_id(
+    error: UnknownEntityError, keys: Sequence[int], raw_ids: Sequence[int]
+) -> UnknownEntityError:
+    """Return the error naming the id the caller sent, not its pseudonym."""
+    message = str(error)
+    for key, raw in zip(keys, raw_ids, strict=True):
+        if message.endswith(f" {key}"):
+            return UnknownEntityError(message.removesuffix(str(key)) + str(raw))
+    return error
