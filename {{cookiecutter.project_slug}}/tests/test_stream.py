@@ -51,7 +51,7 @@ def event(event_id: str, user: int, time_s: float, activity: float) -> str:
 
 
 def keys(settings: Settings, ids: list[int]) -> list[int]:
-    """Return the online store's keys of raw person ids (the same ids unless PII is pseudonymized)."""
+    """Return the online store's keys of raw person ids (themselves unless PII is pseudonymized)."""
     return privacy.Pseudonymizer(settings).ids(ids)
 
 
