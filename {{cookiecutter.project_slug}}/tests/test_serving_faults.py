@@ -500,8 +500,6 @@ def test_grpc_sigterm_answers_the_calls_in_flight_refuses_new_ones_then_exits_0(
     from {{ cookiecutter.package_name }}.features.store import open_store
     from {{ cookiecutter.package_name }}.serving.grpc_server import load_protos
 
-    from grpc_held import GATE
-
     messages, services = load_protos(loop[0])
     settings = served_copy(loop[0], tmp_path)
     registry = open_registry(settings)
@@ -515,7 +513,7 @@ def test_grpc_sigterm_answers_the_calls_in_flight_refuses_new_ones_then_exits_0(
     by_features = messages.PredictRequest(features=rows[0].tolist())
     batch = messages.PredictBatchRequest(features=rows.ravel().tolist())
     gate = tmp_path / "gate"
-    held = ((GATE, str(gate)),)
+    held = (("x-test-gate", str(gate)),)  # grpc_held.GATE: these calls wait for the file
 
     def inside() -> list[str]:
         return [line for line in server.lines("held ") if line.startswith("held ")]
