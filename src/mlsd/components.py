@@ -76,7 +76,7 @@ COMPONENTS: list[dict] = [
         "id": "grpc",
         "title": "gRPC server",
         "when": {"serving": ["grpc", "rest+grpc"]},
-        "paths": ["proto", f"{PKG}/serving/grpc_server.py", "tests/test_serving_grpc.py"],
+        "paths": ["proto", f"{PKG}/serving/grpc_server.py", "tests/test_serving_grpc.py", "tests/grpc_held.py"],
     },
     {
         "id": "online_serving",

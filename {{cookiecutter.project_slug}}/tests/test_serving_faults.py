@@ -42,6 +42,7 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 NO_CHAMPION = "no champion model in the registry"
+TESTS = Path(__file__).parent
 
 
 @dataclass
@@ -69,6 +70,13 @@ def _listening(port: int) -> bool:
     return True
 
 
+def _wait_for(condition, server: Server, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+        time.sleep(0.1)
+
+
 def served_copy(settings: Settings, folder: Path, registry: bool = True) -> Settings:
     """Return settings for a copy of ``settings``' var folder under ``folder`` (its own files)."""
     skip = ["bench", "reports"] if registry else ["bench", "reports", "registry", "mlflow*"]
@@ -77,8 +85,14 @@ def served_copy(settings: Settings, folder: Path, registry: bool = True) -> Sett
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, protocol: str = "rest", **env: str) -> Iterator[Server]:
-    """Run the project's ``serve`` verb on a free port for the block; stop it (SIGTERM) after."""
+def serving(
+    settings: Settings, protocol: str = "rest", module: str = PACKAGE, **env: str
+) -> Iterator[Server]:
+    """Run the project's ``serve`` verb on a free port for the block; stop it (SIGTERM) after.
+
+    ``module`` is what ``python -m`` runs: the package, or a test helper of ``tests/`` that wraps
+    its CLI (``grpc_held``).
+    """
     port, log = _free_port(), settings.var / f"serve-{protocol}.log"
     values = {
         "VAR_DIR": str(settings.var),
@@ -89,7 +103,7 @@ def serving(settings: Settings, protocol: str = "rest", **env: str) -> Iterator[
         "SERVE_PORT": str(port),
         **env,
     }
-    command = [sys.executable, "-m", PACKAGE, "serve"]
+    command = [sys.executable, "-m", module, "serve"]
 {%- if grpc %}
     if protocol == "grpc":
         values |= {"GRPC_PORT": str(port), "METRICS_PORT": str(_free_port())}
@@ -99,6 +113,9 @@ def serving(settings: Settings, protocol: str = "rest", **env: str) -> Iterator[
 {%- endif %}
     environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     environment |= {f"{ENV_PREFIX}{key.upper()}": value for key, value in values.items()}
+    if module != PACKAGE:
+        paths = [str(TESTS), *filter(None, [environment.get("PYTHONPATH")])]
+        environment["PYTHONPATH"] = os.pathsep.join(paths)
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
@@ -295,13 +312,6 @@ def test_a_failed_hot_swap_keeps_the_old_model_answering(loop, tmp_path, entity,
         assert f"version {serving_version} keeps serving" in line and reason in line
 
 
-def _wait_for(condition, server: Server, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
-        time.sleep(0.1)
-
-
 @pytest.mark.parametrize("fault", [_corrupt_new_version, _registry_gone], ids=["corrupt", "gone"])
 def test_the_registry_poll_retries_a_failed_swap_and_logs_it_once(loop, tmp_path, entity, fault):
     settings = served_copy(loop[0], tmp_path)
@@ -477,4 +487,65 @@ def test_grpc_answers_a_failed_online_store_with_the_configured_fallback(
                 assert "feature store is unavailable" in refused.value.details()
         [line] = server.lines("the online feature store failed")
         assert "item_features" in line
+
+
+def test_grpc_sigterm_answers_the_calls_in_flight_refuses_new_ones_then_exits_0(
+    loop, tmp_path, entity
+):
+    """Three calls held inside the server (``tests/grpc_held.py``) when SIGTERM arrives."""
+    grpc = pytest.importorskip("grpc")
+    pytest.importorskip("grpc_tools")
+    import numpy as np
+
+    from {{ cookiecutter.package_name }}.features.store import open_store
+    from {{ cookiecutter.package_name }}.serving.grpc_server import load_protos
+
+    messages, services = load_protos(loop[0])
+    settings = served_copy(loop[0], tmp_path)
+    registry = open_registry(settings)
+    version = registry.alias(CHAMPION)
+    predictor_model = registry.load(CHAMPION)[0]["predictor"]
+    frame = open_store(loop[0]).get_training_frame()
+    rows = frame[schema.feature_names()].iloc[:2].to_numpy(dtype=np.float64)
+    expected_rows = np.asarray(predictor_model.predict(rows), dtype=np.float64)
+    ids = {key: entity["body"][key] for key in (schema.USER_KEY, schema.ITEM_KEY)}
+    by_ids = messages.PredictRequest(**ids, **entity["body"]["context"])
+    by_features = messages.PredictRequest(features=rows[0].tolist())
+    batch = messages.PredictBatchRequest(features=rows.ravel().tolist())
+    gate = tmp_path / "gate"
+    held = (("x-test-gate", str(gate)),)  # grpc_held.GATE: these calls wait for the file
+
+    def inside() -> list[str]:
+        return [line for line in server.lines("held ") if line.startswith("held ")]
+
+    with serving(settings, protocol="grpc", module="grpc_held") as server:
+        with grpc.insecure_channel(f"{HOST}:{server.port}") as channel:
+            predictor = services.PredictorStub(channel)
+            before = predictor.Predict(by_ids, timeout=60)
+            in_flight = [
+                predictor.Predict.future(by_ids, metadata=held, timeout=60),
+                predictor.Predict.future(by_features, metadata=held, timeout=60),
+                predictor.PredictBatch.future(batch, metadata=held, timeout=60),
+            ]
+            _wait_for(lambda: len(inside()) == 3, server)
+            server.process.send_signal(signal.SIGTERM)
+            _wait_for(lambda: server.lines("shutdown started"), server)
+
+            with grpc.insecure_channel(f"{HOST}:{server.port}") as late:
+                with pytest.raises(grpc.RpcError) as refused:
+                    services.PredictorStub(late).Predict(by_features, timeout=60)
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert not any(call.done() for call in in_flight)
+            assert server.process.poll() is None
+
+            gate.touch()
+            again, single, packed = [call.result(timeout=60) for call in in_flight]
+        assert server.process.wait(40) == 0, server.log.read_text()[-3000:]
+    assert sorted(inside()) == ["held predict", "held predict", "held predict_batch"]
+    assert again == before and again.model_version == version
+    assert single.model_version == packed.model_version == version
+    assert single.scores == pytest.approx(expected_rows[0].ravel().tolist(), rel=1e-9)
+    assert len(packed.scores) == expected_rows.size
+    assert packed.scores == pytest.approx(expected_rows.ravel().tolist(), rel=1e-9)
+    assert len(server.lines("stopping: answering the calls in flight")) == 1
 {%- endif %}
