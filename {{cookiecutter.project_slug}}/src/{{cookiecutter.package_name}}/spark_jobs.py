@@ -14,7 +14,10 @@ the executors as in the DuckDB path (``privacy.py``): users after their checks, 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +50,8 @@ def spark_config(settings: Settings) -> dict[str, str]:
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
+            # Python workers run this interpreter (the project's venv), not whatever python3 is
+            "spark.pyspark.python": sys.executable,
         }
     return config
 
@@ -133,7 +138,12 @@ def pseudonymized(settings: Settings, frame: DataFrame) -> DataFrame:
 
     @F.udf(T.LongType())
     def keyed(value: int | None) -> int | None:
-        return None if value is None else privacy.pseudonymize_id(value, key)
+        # privacy.pseudonymize_id with the standard library only, so executors need not import
+        # this package (the DuckDB/Spark equality test holds the two to the same pseudonyms)
+        if value is None:
+            return None
+        digest = hmac.new(key, str(int(value)).encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") >> 1
 
     for name in present:
         frame = frame.withColumn(name, keyed(F.col(name).cast("long")))
