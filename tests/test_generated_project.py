@@ -46,11 +46,13 @@ CONFIGS = {
         "feature_store": "none",
         "experiment": "none",
     },
+    # PII: person ids pseudonymized by the Spark jobs' executors (equal to the DuckDB path's)
     "spark-batch-scoring-py312": {
         "prediction_mode": "batch",
         "batch_engine": "spark",
         "ml_task": "regression",
         "python_version": "3.12",
+        "contains_pii": True,
     },
     "batch-regression-xgboost-py313": {
         "prediction_mode": "batch",
@@ -64,7 +66,8 @@ CONFIGS = {
     "multiclass-pytorch": {"ml_task": "multiclass", "trainer": "pytorch"},
     # Shadow mode on both front ends: the challenger scores off the request path (REST and gRPC
     # tests block it on an Event); `make demo` ends with the shadow comparison.
-    "shadow-rest-grpc": {"experiment": "shadow", "serving": "rest+grpc"},
+    # PII: both front ends pseudonymize request ids before lookups and the shadow log.
+    "shadow-rest-grpc": {"experiment": "shadow", "serving": "rest+grpc", "contains_pii": True},
     # One project per orchestrator, its group installed: the DAG, pipeline or flow runs for real.
     "airflow-batch": {"orchestrator": "airflow", "prediction_mode": "batch", "retraining_cadence": "daily"},
     "kubeflow-k8s": {"orchestrator": "kubeflow", "deploy": "kubernetes", "retraining_cadence": "hourly"},

@@ -50,8 +50,6 @@ def spark_config(settings: Settings) -> dict[str, str]:
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
-            # Python workers run this interpreter (the project's venv), not whatever python3 is
-            "spark.pyspark.python": sys.executable,
         }
     return config
 
@@ -62,6 +60,8 @@ def session(settings: Settings) -> SparkSession:
 
     if settings.spark_master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM binds 127.0.0.1 only
+        # Python workers run this interpreter (the project's venv), not whatever python3 is first
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in spark_config(settings).items():
         builder = builder.config(key, value)
