@@ -51,6 +51,15 @@ def test_local_key_is_created_once_and_private(settings):
     assert os.stat(privacy.key_path(settings)).st_mode & 0o777 == 0o600
 
 
+def test_processes_starting_together_share_one_whole_key(settings):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(4) as pool:
+        keys = list(pool.map(privacy.secret_key, [settings] * 8))
+    assert len(set(keys)) == 1 and len(keys[0]) == 2 * privacy.KEY_BYTES
+    assert [p.name for p in privacy.key_path(settings).parent.iterdir()] == ["pseudonym.key"]
+
+
 def test_no_raw_id_or_pii_value_is_written(loop):
     settings, _ = loop
     raw = _raw_ids(settings)

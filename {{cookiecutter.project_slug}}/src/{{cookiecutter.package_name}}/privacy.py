@@ -23,6 +23,7 @@ dead letters{% if cookiecutter.monitoring %}, prediction log rows{% endif %}{% i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -66,15 +67,26 @@ def secret_key(settings: Settings) -> bytes:
             "print(secrets.token_hex(32))')"
         )
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(KEY_BYTES))
+        _publish_key(path)
     return path.read_text().strip().encode()
+
+
+def _publish_key(path: Path) -> None:
+    """Create the local key file whole: written privately, then linked in (first process wins).
+
+    Readers never see it empty or half-written, and a second process starting at the same time
+    keeps the first one's key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(KEY_BYTES))
+    try:
+        with contextlib.suppress(FileExistsError):  # another process linked its key first
+            os.link(partial, path)
+    finally:
+        partial.unlink()
 
 
 def pseudonymize_id(value: int | str, key: bytes) -> int:
