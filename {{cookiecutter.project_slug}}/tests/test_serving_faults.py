@@ -152,14 +152,19 @@ def register_champion(source: Settings, target: Settings) -> int:
 
 @pytest.fixture(scope="module")
 def entity(loop) -> dict:
-    """An entity-id request for a known user and item, and the features the store gives it."""
+    """An entity-id request for a known user and item, and the features the store gives it.
+
+    The store holds user keys; a client sends the raw user id behind the key (the same id unless
+    person ids are pseudonymized).
+    """
+    from {{ cookiecutter.package_name }}.data.synthetic import raw_user_ids
     from {{ cookiecutter.package_name }}.features.store import open_store
 
     row = open_store(loop[0]).get_training_frame().iloc[0]
     context = {name: int(row[name]) for name in schema.CONTEXT_DEFAULTS}
     return {
         "body": {
-            schema.USER_KEY: int(row[schema.USER_KEY]),
+            schema.USER_KEY: raw_user_ids(loop[0], [int(row[schema.USER_KEY])])[0],
             schema.ITEM_KEY: int(row[schema.ITEM_KEY]),
             "context": context,
         },
