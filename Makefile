@@ -19,7 +19,7 @@ demo: $(BIN)/mlsd
 	$(MAKE) -C $(DEMO_DIR)/demo-service setup demo test
 
 test: $(BIN)/mlsd
-	$(BIN)/python -m pytest -n 2 -q --durations=25
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=25
 
 lint: $(BIN)/mlsd
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
