@@ -19,13 +19,14 @@ DEV = Path(__file__).parent / "prompts" / "dev.jsonl"  # written while tuning: n
 DEV2 = Path(__file__).parent / "prompts" / "dev2.jsonl"  # a fresh batch, written before the generalisation work
 DEV3 = Path(__file__).parent / "prompts" / "dev3.jsonl"  # another fresh batch, written after the first round
 DEV4 = Path(__file__).parent / "prompts" / "dev4.jsonl"  # a fresh batch of 85, written before the second round
-DEV_SPLITS = {"dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4}
+DEV5 = Path(__file__).parent / "prompts" / "dev5.jsonl"  # 65 more (45 custom), written before the third round
+DEV_SPLITS = {"dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5}
 SEED = 20261203
 META = ("id", "split", "prompt")
 
 
 def load(split: str | None = None) -> list[dict]:
-    """Return the labelled prompts, all of them or one split (tune, test, or dev..dev4: the tuning extras)."""
+    """Return the labelled prompts, all of them or one split (tune, test, or dev..dev5: the tuning extras)."""
     path = DEV_SPLITS.get(split or "", LABELLED)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if split in DEV_SPLITS:

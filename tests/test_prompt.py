@@ -444,6 +444,72 @@ CASES = [
         (),
     ),
     ("youtube-search-is-video-search", "Design YouTube search.", {"use_case": "youtube-video-search"}, ()),
+    (
+        "options-listed-are-classes",
+        "Sort incoming insurance letters into complaints, claims, renewals or address changes.",
+        {"ml_task": "multiclass", "label": "category", "item_entity": "letter"},
+        (),
+    ),
+    (
+        "named-options-give-the-label",
+        "Classify each pothole report as low, medium or high severity.",
+        {"ml_task": "multiclass", "label": "severity", "item_entity": "report"},
+        (),
+    ),
+    (
+        "what-is-classified-on-the-item",
+        "Classify cracks on concrete bridges into hairline, structural or cosmetic.",
+        {"ml_task": "multiclass", "label": "crack", "item_entity": "bridge"},
+        (),
+    ),
+    (
+        "told-apart-options",
+        "Tell apart fresh, stale and mouldy loaves on the bakery conveyor.",
+        {"ml_task": "multiclass", "item_entity": "loaf"},
+        (),
+    ),
+    (
+        "out-of-n-classes",
+        "Recognise the bird species in a garden camera photo, out of 200 species.",
+        {"ml_task": "multiclass", "label": "species"},
+        (),
+    ),
+    (
+        "graded-on-a-scale",
+        "Grade bruising on apples on a four-level damage scale.",
+        {"ml_task": "multiclass", "label": "damage"},
+        (),
+    ),
+    (
+        "can-be-in-several",
+        "Decide which cuisines a recipe belongs to; a recipe can be in several.",
+        {"ml_task": "multilabel", "label": "cuisines", "item_entity": "recipe"},
+        (),
+    ),
+    (
+        "a-detected-state",
+        "Catch plagiarised essays submitted to the portal.",
+        {"label": "is_plagiarised", "item_entity": "essay"},
+        (),
+    ),
+    (
+        "how-many-hours-it-takes-to",
+        "How many days will it take to approve a mortgage application?",
+        {"ml_task": "regression", "label": "days_to_approve", "item_entity": "application"},
+        (),
+    ),
+    (
+        "what-quantity-will",
+        "What score out of 10 will a critic give a new restaurant?",
+        {"ml_task": "regression", "label": "score", "item_entity": "restaurant"},
+        (),
+    ),
+    (
+        "a-question-states-a-binary-task",
+        "Would a host cancel a confirmed booking at their vacation rental?",
+        {"label": "will_cancel", "user_entity": "host"},
+        ("use_case",),
+    ),
 ]
 
 IDS = [case[0] for case in CASES]

@@ -312,6 +312,7 @@ CUES = {
          r"|potential contacts|become (?:friends|connected|connections)|pairs of (?:users|people|members)"
          r"|link prediction", 3),
         (r"\bcontacts\b|\badd (?:as )?(?:a )?friends?\b", 2),
+        (r"\b(?:you|they|he|she|we) (?:may|might|could) (?:also |already )?know\b", 3),
         (r"\b(?:suggest|recommend)\w* (?:(?:new|potential|other|relevant|interesting|more|likely) )*(?:[\w-]+ )?"
          r"(?:followers|creators|people|friends|users|accounts|members|connections|contacts|players|colleagues|peers"
          r"|mentors|partners)\b", 3),
@@ -325,7 +326,8 @@ CUES = {
         (r"search ranking|rank\w* (?:the |web |product )?(?:search )?results|search results?|search engine"
          r"|(?:web|e-?commerce|product|job|app[- ]store|site|marketplace|shopping|internal) search|(?:text |search "
          r"|user )"
-         r"?(?:query|queries) (?:to|->|→) (?:ordered |ranked )?(?:results|products|items|list)|for (?:a|each|the) "
+         r"?(?:query|queries) (?:to|->|→) (?:ordered |ranked )?(?:results|products|items|list)"
+         r"|for (?:a|each|the|their) (?:[\w-]+'s )?"
          r"(?:text |search |user )?query|relevance ranking|learning[- ]to[- ]rank", 3),
         (r"\bsearch(?:es|ing|ed)?\b|\bquer(?:y|ies)\b|\bkeywords?\b|\brelevan\w*", 2),
         (r"\brank\w*|\border(?:s|ing|ed)?\b|click logs|\bproducts\b|\bcatalog\w*|\bresults\b|\bretrieval\b", 1),
@@ -346,6 +348,8 @@ CUES = {
         (r"\bvideos?\b|\bclips?\b|\bfootage\b|\blectures?\b|\byoutube\b", 2),
         (r"\byoutube(?:'s)? search|search (?:on |in )?youtube|(?:videos?|clips?) by what|what is (?:said|spoken)"
          r"|spoken words?", 3),
+        (r"\b(?:sentence|phrase|text|words?|description|question) (?:typed|written|entered)|\btyped (?:sentence|phrase"
+         r"|text|words|description)|video (?:library|archive|catalog\w*|collection)|(?:videos?|clips?) whose", 3),
         (r"\bspeech\b|\bspoken\b", 2),
         (r"\bsearch\w*|\bquer(?:y|ies)\b|describ\w*", 2),
         (r"video titles|\btranscripts?\b|(?:matching|relevant) (?:\w+ )?(?:videos|clips)|video results|(?:videos?"
@@ -366,7 +370,7 @@ CUES = {
         (r"(?:days|hours|minutes) until (?:\w+ ){0,4}(?:delivered|arrives?|ready|shipped)|(?:is|be|get) delivered", 3),
         (r"\b(?:cost|costs|price|prices|fee|fees|revenue|demand|spend)\b|\b(?:number|count|volume) of\b", -3),
         (r"\b(?:minutes|hours|days|time|long) (?:until|before|till) (?:\w+ ){0,4}(?:reach\w*|arriv\w*|deliver\w*|ready"
-         r"|shipped|pick\w* up|gets? (?:there|to|home))", 3),
+         r"|shipped|pick\w* (?:\w+ )?up|gets? (?:there|to|home))", 3),
         (r"\btaxis?\b|\bcabs?\b|\brideshare\b|\bpassengers?\b", 2),
     ],
     "similar-listings": [
@@ -419,6 +423,8 @@ CUES = {
         (r"\bprofan\w*|personal attacks?|\binsult\w*|\bviolen(?:t|ce)\b|\bgore\b|\bgraphic (?:imagery|images|videos"
          r"|photos)|\bexplicit\b|\bobscen\w*|\bvulgar\w*|\bslander\w*|\bdefamat\w*", 3),
         (r"review of (?:\w+ )?(?:videos|posts|content|images|comments|uploads)", 2),
+        (r"\b(?:spam|spammy|scam|abusive|fake|troll)(?: and \w+)? (?:comments|posts|messages|replies|accounts|content)",
+         3),
     ],
     "visual-search": [
         (r"visual (?:search|discovery|similarity)|image (?:search|similarity|retrieval|lookup)|similar[- ]looking"
@@ -433,7 +439,8 @@ CUES = {
         (r"\bresembl\w*|look(?:s)? the same|\bfurniture\b|\bfashion\b", 2),
         (r"in (?:a |the |their |an? )?(?:\w+'s )?(?:photo|picture|image)\b", 3),
         (r"\boutfits?\b|\bstyle\b|\blens\b", 2),
-        (r"google lens|\bstylesnap\b|bing visual", 3),
+        (r"google lens|\bstylesnap\b|bing visual|\bthat look (?:the same|alike|similar|like (?:it|them|this))", 3),
+        (r"\bphotograph\w*|\bsnapshots?\b", 2),
     ],
     "street-view-blurring": [
         (r"\bblur\w*|licen[cs]e plates?|\bplates\b|street ?view|\bpixelat\w*|anonymi[sz]\w* (?:\w+ ){0,2}(?:faces"
@@ -552,9 +559,22 @@ _CATEGORY_NOUNS = (r"(?:categor(?:y|ies)|class(?:es)?|types?|departments?|groups
 _QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue|demand|sales|cost|quantity|rating"
                r"|age|temperature|spend|spending|income|yield|load|usage|consumption|size|weight|distance|salary"
                r"|premium|sale price|length|turnover|profit|balance|occupancy|stock|score|grade|mark|life)s?")
+_OPTION = r"[a-z][\w-]*(?: [a-z][\w-]*){0,2}"
+_OPTIONS = rf"{_OPTION}(?:, {_OPTION})+,? (?:or|and) [a-z][\w-]*"
+"""A list of three or more choices: "blight, rust or healthy", "billing, technical support, sales or cancellations"."""
+_CHOOSING = (r"\b(?:classif|categori[sz]|sort|rout|assign|bucket|triag|group|label|mark|grade|direct|send|forward|split"
+             r"|divide|separat)\w*")
+_SORTED_INTO = _CHOOSING + r" (?:[\w-]+ ){0,6}?(?:as|into|to|among|between) (?:either )?(?:an? )?(?=" + _OPTIONS + ")"
+_TOLD_APART = r"\b(?:tell apart|distinguish|differentiate|discriminate)(?: between| among)? (?:the )?"
+_TOLD_APART += "(?=" + _OPTIONS + ")"
+_OUT_OF = (r"\b(?:out of|among) (?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several"
+           r"|dozens of|hundreds of) (?:possible |different |known |supported )?((?:[a-z-]+ )?[a-z-]+s)\b")
+_SCALE = (r"\b(?:on|along) an? (?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten)[- ](?:level|point|grade|step"
+          r"|stage|tier) )?([a-z]+) scale\b")
 SHAPES = [
     R(r"multi-?label|all (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch"
-      r"|carry|belong to|get|mention|contain) (?:several|multiple|many)\b"
+      r"|carry|belong to|be in|fall into|fit|get|mention|contain|show) (?:several|multiple|many|more than one)\b"
+      r"|\bwith (?:the|its|their) [a-z]+s (?:it|they) (?:shows?|has|have|contains?|mentions?|depicts?)\b"
       r"|\b(?:detect|find|extract|identify|list|predict|tag|assign)\w*"
       r" all (?:the )?[\w-]+s\b|(?:several|multiple"
       r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,6}with (?:multiple"
@@ -572,10 +592,12 @@ SHAPES = [
       r"|applies|belongs|best)\b|\b(?:predict|detect|identify|determine|assign|infer|choose|pick|guess"
       r"|recogni[sz]e)\w* (?:the|a|an|its|their) (?:[a-z-]+ )?" + _CATEGORY_NOUNS + r"\b",
       "ml_task", "multiclass", "shape:which-category", strength=0.6, check=False),
+    R(_SORTED_INTO + "|" + _TOLD_APART + "|" + _OUT_OF + "|" + _SCALE, "ml_task", "multiclass", "shape:which-option",
+      strength=0.6, check=False),
     R(r"how (?:many|much|long|soon)\b|\bforecast\w*|(?:predict|estimat|project|expect)\w* (?:the |a |an |each |every"
       r" |their |its |our |how |next |future )*(?:\w+ ){0,2}?" + _QUANTITIES + r"\b|lifetime value|(?-i:\bLTV\b)"
       r"|\b(?:expected|future|total) (?:number|revenue|value|sales|demand|spend)|time (?:until|to|before|between) "
-      r"|\bin (?:days|hours|minutes|dollars|euros|units)\b",
+      r"|\bin (?:days|hours|minutes|dollars|euros|units)\b|\bwhat " + _QUANTITIES + r"\b",
       "ml_task", "regression", "shape:how-much", strength=0.5, check=False),
     R(r"recommend\w*|\bsuggest\w*|\bsimilar\b|from (?:a|the|our|its) catalog\w*|match\w* (?:\w+ ){0,2}(?:to|with)\b"
       r"|\bnearest\b|personali[sz]ed (?:list|picks|selection)", "ml_task", "retrieval", "shape:recommend",
@@ -745,11 +767,12 @@ class Recognition(NamedTuple):
 _COUNT_WORD = r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|twelve|several|many|multiple|a few)"
 TASK_STATEMENTS = [
     (r"\bwhether\b|\b(?:probability|likelihood|odds) (?:that|of)\b|\bor not\b|\bif (?:a|an|the|this|each|every)"
-     r" [\w-]+(?: [\w-]+){0,2} (?:will|is|are|would)\b", "binary_classification"),
+     r" [\w-]+(?: [\w-]+){0,2} (?:will|is|are|would)\b|(?:^|[.?!]\s+)(?:will|would|does|do|is|are|can|could|did)"
+     r" (?:a|an|the|this|that|each|my|our|any) [^.?!]{3,80}\?", "binary_classification"),
     (r"\b(?:one|which) of (?:the |these |our |its )?" + _COUNT_WORD + r" |\b(?:classif|categori[sz]"
                                                                       r"|sort)\w* (?:[\w-]+ )"
-     r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b",
-     "multiclass"),
+     r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b"
+     r"|" + _SORTED_INTO + "|" + _TOLD_APART + "|" + _OUT_OF, "multiclass"),
     (r"\ball (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch|carry|belong to"
      r"|get|mention) (?:several|multiple|many)\b|\btag\w* (?:\w+ ){0,5}with (?:all|every|each)\b", "multilabel"),
     (r"\bhow (?:many|much)\b", "regression"),
@@ -763,7 +786,7 @@ PRESET_TASKS = {  # the stated tasks a preset's model can answer (the rest count
     "eta-prediction": {"regression"},
     "rag-assistant": set(),
 }
-CONFLICT = 3  # the score a preset loses when the prompt states a task its model does not do
+CONFLICT = 5  # the score a preset loses when the prompt states a task its model does not do
 
 
 def stated_tasks(text: str) -> set[str]:
@@ -815,7 +838,9 @@ def recognise(text: str) -> Recognition:
         evidence, span = text[start:end], (start, end)
     else:
         evidence, span = "", (0, 0)
-    decisive = any(weight >= 3 for weight, _, _ in hits)
+    # a decisive cue does not carry a preset whose model cannot do the task the prompt states
+    conflict = stated_tasks(text) - PRESET_TASKS.get(preset, {"ranking"})
+    decisive = any(weight >= 3 for weight, _, _ in hits) and not conflict
     # a decisive cue against none needs a smaller lead: "fraudulent ads" is fraud, not ad clicks
     margin = MARGIN - 0.5 if decisive and not any(weight >= 3 for weight, _, _ in other_hits) else MARGIN
     if (best >= MIN_SCORE or (decisive and best >= 3)) and best - second >= margin:
@@ -866,7 +891,8 @@ _PERSON = set(
     " speaker attendee audience runner cyclist pilot crew staff physician clinician therapist caregiver pharmacist"
     " farmer grower supplier seller dealer broker planner organizer organiser volunteer candidate job-seeker"
     " jobseeker hirer employer freelancer tasker shopper learner tutor mentor coach trainee intern"
-    " member holder owner".split()
+    " member holder owner pupil hire recruit newcomer inmate defendant motorist bettor gambler punter respondent"
+    " enrollee enrolee critic judge".split()
 ) | set(
     "user customer member subscriber cardholder rider driver learner student patient employee merchant lead cook player"
     " reader viewer listener shopper buyer seller passenger guest client visitor agent applicant borrower tenant host"
@@ -898,10 +924,21 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9-]*(?:'s)?", re.I)
 _INVARIANT = set("species series news means data media sheep fish aircraft alumni people staff".split())
 
 
+_IRREGULAR_PLURALS = {
+    "loaves": "loaf", "leaves": "leaf", "knives": "knife", "wolves": "wolf", "shelves": "shelf", "lives": "life",
+    "wives": "wife", "calves": "calf", "halves": "half", "thieves": "thief", "hooves": "hoof", "scarves": "scarf",
+    "children": "child", "men": "man", "women": "woman", "mice": "mouse", "geese": "goose", "teeth": "tooth",
+    "feet": "foot", "analyses": "analysis", "diagnoses": "diagnosis", "criteria": "criterion",
+    "phenomena": "phenomenon",
+}  # fmt: skip
+
+
 def _singular(word: str) -> str:
     word = word.lower()
     if word in _INVARIANT:
         return word
+    if word in _IRREGULAR_PLURALS:
+        return _IRREGULAR_PLURALS[word]
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith(("sses", "shes", "ches", "xes")):
@@ -931,6 +968,9 @@ def _phrase(norm: str, start: int, size: int = 3) -> tuple[list[str], int]:
         if norm[end : m.start()].strip() or len(words) == size:
             break
         word = m.group().lower()
+        if not words and word.endswith("ly") and len(word) > 4 and word not in ("supply", "family", "daily", "weekly"):
+            end = m.end()  # "a newly listed house": an adverb before the noun phrase
+            continue
         if words and word.endswith("ed") and word not in ("red", "bed", "need", "seed", "feed", "speed"):
             break
         if word in _STOP or word in _PHRASE_END or word.endswith("'s"):
@@ -971,6 +1011,19 @@ def _after(norm: str, pattern: str, size: int = 3) -> tuple[list[str], int, int]
 # (lemmatized) or the state after a copula, particle and adverb complements. The verb is told
 # from the subject's nouns by a lexicon of common verbs, else by what follows it.
 
+_STATES = set(
+    "fake counterfeit fraudulent duplicate spam spammy toxic abusive defective faulty broken damaged anomalous"
+    " suspicious risky bogus invalid misleading stolen illegal malicious offensive harmful delayed mislabeled"
+    " mislabelled incorrect inaccurate unsafe outdated expired corrupt corrupted fraud forged plagiarised plagiarized"
+    " duplicated sarcastic urgent".split()
+)
+
+
+def _is_state(word: str) -> bool:
+    """Whether ``word`` is an adjective of state a detector decides ("counterfeit", "anomalous")."""
+    return word in _STATES or (word.endswith(("ous", "ulent")) and len(word) > 5)
+
+
 _VERBS = set(
     "accept achieve apply approve arrive attend award beat become begin break buy cancel catch change cheat"
     " choose churn click close come commit complete connect contain convert crash cross cut damage decline"
@@ -980,7 +1033,7 @@ _VERBS = set(
     " quit rain reach read receive recover redeem refer refund register reject relapse remain renew reoffend"
     " repay reply resign respond return run sell send settle show sign sink spend stay steal stop"
     " submit subscribe succeed survive switch take turn unsubscribe upgrade use vote want watch"
-    " win withdraw write".split()
+    " win withdraw write book rent borrow visit download donate complain invest travel".split()
 )
 _IRREGULAR = {
     "paid": "pay", "broke": "break", "broken": "break", "left": "leave", "sold": "sell", "bought": "buy",
@@ -1190,6 +1243,72 @@ def _progressive(verb: str) -> str:
     return (verb[:-1] if verb.endswith("e") and not verb.endswith("ee") else verb) + "ing"
 
 
+_CHOICE_NOUNS = {  # the label a choosing verb names when the prompt names no category noun
+    "classif": "category", "categori": "category", "sort": "category", "triag": "category", "bucket": "category",
+    "group": "group", "label": "category", "mark": "category", "grade": "grade", "assign": "category",
+    "rout": "route", "direct": "route", "send": "route", "forward": "route", "split": "category",
+    "divide": "category", "separat": "category",
+}  # fmt: skip
+_CHOICE = re.compile(
+    r"\b(?P<verb>classif|categori[sz]|sort|rout|assign|bucket|triag|group|label|mark|grade|direct|send|forward|split"
+    r"|divide|separat)\w* (?P<object>(?:(?!(?:as|into|to|among|between|such)\b)[\w'-]+ ){0,6}?)"
+    r"(?:as|into|to|among|between) (?:either )?(?:an? )?"
+    r"(?P<options>" + _OPTIONS + r")(?: (?P<after>[a-z-]+))?"
+    r"|\b(?P<apart>tell apart|distinguish|differentiate|discriminate)(?: between| among)? (?:the )?"
+    r"(?P<options2>" + _OPTIONS + r")(?: (?P<after2>[a-z-]+))?",
+    re.I,
+)
+_NAMED_CHOICES = re.compile(
+    _CATEGORY_NOUNS + r"|severit(?:y|ies)|urgency|sentiment|stages?|status|conditions?|risk", re.I
+)
+
+
+def _option_choice(norm: str) -> tuple[str, int, int, str, tuple[str, int, int] | None] | None:
+    """Return (label, start, end, subject words, item) of a choice among listed options, or None.
+
+    "Route customer emails to billing, support or sales": the label is what the options are
+    ("... low, medium or high priority": priority), else the noun of the choosing verb (route);
+    the item is what is chosen for (emails, or "ripe, unripe and overripe bananas").
+    """
+    m = _CHOICE.search(norm)
+    if not m:
+        return None
+    after = (m["after"] or m["after2"] or "").lower()
+    if after and _NAMED_CHOICES.fullmatch(after):
+        label = _singular(after)
+    else:
+        stem = re.match(r"[a-z]+", (m["verb"] or "").lower())
+        label = next((noun for verb, noun in _CHOICE_NOUNS.items() if stem and stem[0].startswith(verb)), "category")
+    item, named = None, ""
+    parts = re.split(r" (?:on|in|of|from|within) ", m["object"] or "", maxsplit=1, flags=re.I)
+    if len(parts) == 2 and not (after and _NAMED_CHOICES.fullmatch(after)):  # "defects on steel sheets"
+        what = [w.lower() for w in parts[0].split() if w.lower() not in _STOP]
+        if what and (noun := _singular(what[-1])) not in _GENERIC | _PERSON | {"item", "object", "thing"}:
+            label, named = noun, " ".join([*what[-2:-1], noun])
+    if m["object"]:
+        words = [w.lower() for w in m["object"].split()]
+        words = [w for w in words if w not in _STOP and w not in _NUMBER_WORDS and w not in ("incoming", "new", "all")]
+        words = [w for w in words if "'" not in w]
+        if words and _singular(words[-1]) not in _PERSON | _GENERIC | _TIME_WORDS:
+            at = m.start("object") + m["object"].lower().rfind(words[-1])
+            item = (_singular(words[-1]), at, at + len(words[-1]))
+            subject_words = named or " ".join([*words[:-1], _singular(words[-1])][-3:])
+            return label, m.start(), m.end(), subject_words, item
+    if m["apart"] and after.endswith("s") and not _NAMED_CHOICES.fullmatch(after):
+        at = m.start("after2")
+        item = (_singular(after), at, at + len(after))
+        return label, m.start(), m.end(), _singular(after), item
+    return label, m.start(), m.end(), label, item
+
+
+_TAKES = re.compile(
+    r"\bhow many (seconds|minutes|hours|days|weeks|months|years) (?:will|would|does|do|did) it take (?:to|for) "
+    r"(?:(?:a|an|the|each|our|their) [a-z-]+ (?:to )?)?([a-z]+) (?:(?:a|an|the|each|every|their|its|our) )?"
+    r"(?P<object>(?:[a-z-]+ ){0,2}[a-z-]+)",
+    re.I,
+)
+
+
 def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
     """Return (label, start, end, subject words) for a custom task, or None when the text does not say."""
     if task == "binary_classification":
@@ -1224,7 +1343,8 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return f"will_{verb}", risk.start(), risk.end(), _VERB_NOUNS.get(verb, verb)
         # "whether a reading is anomalous", "if an invoice is a duplicate": the state is the label
         state = re.search(
-            r"\b(?:whether|if|where|in which) (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?|gets?|got)"
+            r"\b(?:whether|if|where|in which|(?:detect|flag|spot|know|tell|alert|warn|notice)\w* when)"
+            r" (?:[a-z'-]+ ){1,8}?(?:is|are|was|were|looks?|seems?|appears?|gets?|got)"
             r" (?:(?:likely|going) to be )?"
             r"(?:(?:a|an) )?([a-z-]+)\b",
             norm,
@@ -1267,6 +1387,8 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         found = _after(norm, r"\b(?:predict|detect|flag|identify|spot|catch|forecast|anticipate)\w*\s", 3)
         if found:
             words, start, end = found
+            if len(words) > 1 and _is_state(words[0]):  # "counterfeit listings": the listing is counterfeit
+                return f"is_{words[0]}", start, end, words[0]
             noun = _singular(words[-1]) if words[-1] not in _EVENT_LABELS else words[-1]
             return _EVENT_LABELS.get(noun, f"is_{noun}"), start, end, " ".join(words)
         compound = (
@@ -1279,6 +1401,15 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 return _EVENT_LABELS.get(noun, f"is_{noun}"), m.start(), m.end(), noun
         return None
     if task == "regression":
+        if m := re.search(r"\bwhat (" + _QUANTITIES + r")\b", norm, re.I):
+            noun = m[1].lower()
+            return noun, m.start(1), m.end(1), noun
+        if m := re.search(
+            r"\b(length|duration|rate|share|percentage) of (?:(?:a|an|the|their|its) )?([a-z]+)\b", norm, re.I
+        ):
+            if m[2].lower() not in _STOP and m[2].lower() not in _TIME_WORDS:
+                words = [m[1].lower(), "of", m[2].lower()]
+                return "_".join(words), m.start(), m.end(), " ".join(words)
         patterns = [
             (r"\bhow (?:many|much) ", ""),
             (r"\bwhat will (?:(?:the|a|an) )?", ""),
@@ -1286,6 +1417,9 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             (r"\btime (?:until|to|before) (?:(?:a|an|the) )?(?:[a-z]+'s )?", "time_to_"),
             (r"\b(?:predict|estimat|forecast|project)\w* (?:(?:the|a|an|each|their|its|our|how) )*", ""),
         ]
+        if (m := _TAKES.search(norm)) and m[2].lower() not in _STOP | _FUNCTION_WORDS:
+            unit, verb = _singular(m[1]) + "s", _lemma(m[2])
+            return f"{unit}_to_{verb}", m.start(), m.end(2), f"{verb} {unit}"
         m = re.search(r"\bhow long (?:a|an|the|each|every|their|our) (?:[a-z-]+ ){1,2}?will ([a-z]+)\b", norm, re.I)
         if m and m[1].lower() not in _STOP and m[1].lower() not in _FUNCTION_WORDS:
             verb = m[1].lower()
@@ -1321,6 +1455,13 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 return "_".join(words), start, end, " ".join(words).replace("_", " ")
         return None
     if task == "multilabel":
+        if m := re.search(
+            r"\bwith (?:the|its|their) ([a-z]+s) (?:it|they) |\bwhich ([a-z]+s) (?:a|an|the|each|every|this) ",
+            norm,
+            re.I,
+        ):
+            noun = (m[1] or m[2]).lower()
+            return noun, m.start(), m.end(), noun
         if found := _after(norm, r"\ball (?:the )?(?:relevant |applicable |possible )?", 2):
             words, start, end = found
             plural = [i for i, w in enumerate(words) if w.endswith("s")]
@@ -1338,6 +1479,12 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return noun, m.start(), m.end(), noun
         return None
     if task == "multiclass":
+        if choice := _option_choice(norm):
+            return choice[:4]
+        for pattern in (_OUT_OF, _SCALE):
+            if (m := re.search(pattern, norm, re.I)) and (words := [w for w in m[1].lower().split() if w not in _STOP]):
+                words[-1] = _singular(words[-1])
+                return "_".join(words[-1:]), m.start(1), m.end(1), " ".join(words[-1:])
         if m := re.search(
             r"\b(?:classif|categori[sz]|sort|group|split)\w* ((?:[a-z-]+ ){1,3}?)by ([a-z]+)\b", norm, re.I
         ):
@@ -1415,6 +1562,12 @@ def _prompt_entities(
          r"|assign|allocat|dispatch|forward"
          r"|detect|identify|spot|catch|find)\w* (?:(?:all|incoming|new|the|our) )*", True, False, False),
         (r"\b(?:each|every|all) of (?:our|the|their|its|these|those) (?:[\d,.]+[kmb]? )?", True, True, False),
+        (r"\bwhich of (?:our|the|their|its|these|those|your) ", True, True, False),
+        (r"\b(?:will|would|does|do|did) (?:a|an|the|each|this) [a-z-]+ [a-z]+ (?:a|an|the|their|its|this) ", False,
+         False, False),
+        (r"\b(?:until|before|till) (?:a|an|the|each|their|its) ", False, False, False),
+        (r"\b(?:a|an|the|each|every) (?=[a-z-]+ (?:belongs?|fits?|falls?) (?:to|in|into|under)\b)", False, False,
+         False),
         (r"\b(?:each|every) ", False, True, False),
         (r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
          r"|every) )?", False, False, False),
@@ -1428,6 +1581,7 @@ def _prompt_entities(
         for m in re.compile(pattern, re.I).finditer(norm, after if index >= anchored and after is not None else 0):
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
+            words = [w for w in words if w not in _NUMBER_WORDS and not w.endswith("ly")]
             cut = [i for i, w in enumerate(words) if i and (w in _NOT_IN_LABEL or w in _TIME_WORDS or w == "this")]
             words = words[: cut[0]] if cut else words  # "their membership next month"
             if (
@@ -1436,6 +1590,8 @@ def _prompt_entities(
                 and (re.match(r"\s*[?!.,;:]", norm[end:]))
             ):
                 words = words[:-1]  # "will each surgery last?": the last word is the verb
+            elif len(words) > 1 and _lemma(words[-1]) in _VERBS and words[-1] not in _PERSON:
+                words = words[:-1]  # "a user give", "a newly listed house sells": the verb ends the noun phrase
             if len(words) > 2 and words[-1] in _PARTICLES:
                 words = words[:-2]  # "will a passenger show up": a verb and its particle
             if not words or (plural and not words[-1].endswith("s")):
@@ -1510,6 +1666,18 @@ def subject(text: str, task: str) -> list[Inference]:
     if label and task in ("multilabel", "multiclass") or (label and label[0].startswith("is_")):
         exclude = frozenset({_singular(label[0].removeprefix("is_").split("_")[-1])})  # the head noun of the label
     entities = _prompt_entities(norm, exclude, label[1] if label else None)
+    if task == "multiclass" and (choice := _option_choice(norm)) and choice[4]:
+        entities["item_entity"] = choice[4]
+    if task == "regression" and (m := _TAKES.search(norm)):
+        words = [w for w in m["object"].lower().split() if w not in _STOP]
+        while words and (
+            words[-1] in _TIME_WORDS or words[-1] in ("once", "again", "first") or words[-1].endswith("ly")
+        ):
+            words = words[:-1]
+        noun = _singular(words[-1]) if words else ""
+        if noun and noun not in _PERSON | _GENERIC | _TIME_WORDS:
+            at = m.start("object") + m["object"].lower().rfind(words[-1])
+            entities["item_entity"] = (noun, at, at + len(words[-1]))
     clause = _clause(norm) if task == "binary_classification" else None
     if task == "regression" and (m := _HOW_MUCH.search(norm)):
         clause = _parse_clause(norm, m.end(), (m[1] or "").lower(), False)
