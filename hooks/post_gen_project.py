@@ -2593,6 +2593,9 @@ SHAPES = [
       r"|\b(?:expected|future|total) (?:number|revenue|value|sales|demand|spend)|time (?:until|to|before|between) "
       r"|\bin (?:days|hours|minutes|dollars|euros|units)\b|\bwhat " + _QUANTITIES + r"\b",
       "ml_task", "regression", "shape:how-much", strength=0.5, check=False),
+    R(r"\b(?:water|noise|glucose|sugar|stock|inventory|pollution|oxygen|fuel|battery|sound|sea|river|tide|ozone|co2"
+      r"|pollen|reservoir|groundwater|snow) levels?\b|\bon a scale (?:of|from) (?:\d|one|zero)",
+      "ml_task", "regression", "shape:measured", strength=0.62, check=False),
     R(r"recommend\w*|\bsuggest\w*|\bsimilar\b|from (?:a|the|our|its) catalog\w*|match\w* (?:\w+ ){0,2}(?:to|with)\b"
       r"|\bnearest\b|personali[sz]ed (?:list|picks|selection)", "ml_task", "retrieval", "shape:recommend",
       strength=0.47, check=False),
@@ -2758,11 +2761,15 @@ class Recognition(NamedTuple):
 
 # A task the prompt states outright ("whether ... is", "into one of 10 reasons", "how many") that a
 # preset's model does not do counts against that preset: "whether a tweet is sarcastic" is not a feed.
+_DETECTED_STATE = (
+    r"\b(?:detect|flag|spot|catch|identify)\w* (?:all |the )?(?:[a-z]+(?:ous|ulent)|fake|counterfeit|defective"
+    r"|faulty|broken|damaged|duplicate|forged|stolen|spam)\b"
+)
 _COUNT_WORD = r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|twelve|several|many|multiple|a few)"
 TASK_STATEMENTS = [
     (r"\bwhether\b|\b(?:probability|likelihood|odds) (?:that|of)\b|\bor not\b|\bif (?:a|an|the|this|each|every)"
-     r" [\w-]+(?: [\w-]+){0,2} (?:will|is|are|would)\b|(?:^|[.?!]\s+)(?:will|would|does|do|is|are|can|could|did)"
-     r" (?:a|an|the|this|that|each|my|our|any) [^.?!]{3,80}\?", "binary_classification"),
+     r" [\w-]+(?: [\w-]+){0,6} (?:will|is|are|would)\b|(?:^|[.?!]\s+)(?:will|would|does|do|is|are|can|could|did)"
+     r" (?:a|an|the|this|that|each|my|our|any) [^.?!]{3,80}\?|" + _DETECTED_STATE, "binary_classification"),
     (r"\b(?:one|which) of (?:the |these |our |its )?" + _COUNT_WORD + r" |\b(?:classif|categori[sz]"
                                                                       r"|sort)\w* (?:[\w-]+ )"
      r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b"
@@ -3092,7 +3099,8 @@ _CLAUSE_CUES = re.compile(
     r"\b(?:whether|if)\s"
     r"|(?:^|[.?!:]\s+|\b(?:asks?|question)\W+)(?:will|would|is|are|does|do|can)\s(?=(?:a|an|the|this|each|my|our|any)\s)"
     r"|\b(?:probability|chance|likelihood|odds) (?:that|whether)\s"
-    r"|\bwhich (?=(?:[a-z0-9,-]+ ){1,6}?(?:will|would|are|is)\b)",
+    r"|\bwhich (?=(?:[a-z0-9,-]+ ){1,6}?(?:will|would|are|is)\b)"
+    r"|\bwhen (?=(?:a|an|the|each|any) (?:[a-z-]+ ){1,3}(?:is|are) (?:likely|about|going) to\b)",
     re.I,
 )
 _RELATIVE = re.compile(r"\b([a-z-]+s) (?:that|who|which) (?=[a-z]+\b)", re.I)
@@ -3331,10 +3339,20 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         )
         if question and (not m or question.start() <= m.start()) and question[2].lower() not in _NOT_VERBS:
             m = question
-        risk = re.search(r"\b(?:at|high|the) risk of ([a-z]+ing)\b", norm, re.I)
+        risk = re.search(r"\b(?:at|high|the) risk of ([a-z]+ing)\b(?: ([a-z-]+)\b)?", norm, re.I)
         if risk and (not m or risk.start() < m.start()):
-            verb = _stem(risk[1])
-            return f"will_{verb}", risk.start(), risk.end(), _VERB_NOUNS.get(verb, verb)
+            verb, thing = _stem(risk[1]), (risk[2] or "").lower()
+            if thing and thing not in _STOP | _FUNCTION_WORDS | _DETERMINERS and verb in ("develop", "get", "contract"):
+                return f"will_{verb}_{thing}", risk.start(), risk.end(), thing  # "developing sepsis"
+            return f"will_{verb}", risk.start(1), risk.end(1), _VERB_NOUNS.get(verb, verb)
+        whose = re.search(
+            r"\bwhose (?:[a-z-]+ ){1,2}(?:is|are|was|were|has been|have been) (?:reported |marked |flagged )?"
+            r"([a-z]+)\b",
+            norm,
+            re.I,
+        )
+        if whose and (not m or whose.start() < m.start()) and whose[1].lower() not in _NOT_STATES:
+            return f"is_{whose[1].lower()}", whose.start(1), whose.end(1), whose[1].lower()
         # "whether a reading is anomalous", "if an invoice is a duplicate": the state is the label
         state = re.search(
             r"\b(?:whether|if|where|in which|(?:detect|flag|spot|know|tell|alert|warn|notice)\w* when)"
@@ -3395,6 +3413,10 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 return _EVENT_LABELS.get(noun, f"is_{noun}"), m.start(), m.end(), noun
         return None
     if task == "regression":
+        if m := re.search(r"\b(?:rate|score|grade|measure|assess)\w* (?:the|its|their) ([a-z]+) of\b", norm, re.I):
+            noun = m[1].lower()
+            if noun not in _STOP | _GENERIC:
+                return noun, m.start(1), m.end(1), noun
         if m := re.search(r"\bwhat (" + _QUANTITIES + r")\b", norm, re.I):
             noun = m[1].lower()
             return noun, m.start(1), m.end(1), noun
@@ -3489,7 +3511,7 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 return noun, m.start(2), m.end(2), noun.replace("_", " ")
         if m := re.search(
             r"\b(?:classif|predict|detect|identify|determine|recogni[sz]|infer|tag|label)\w* (?:the|its|their|each) "
-            r"([a-z-]+) of\b",
+            r"([a-z-]+) (?:of|in|expressed|shown|conveyed|depicted|spoken|used)\b",
             norm,
             re.I,
         ):
@@ -3576,7 +3598,11 @@ def _prompt_entities(
             words, end = _phrase(norm, m.end(), 3)
             words = [w for w in words if not w[0].isdigit() and w not in ("used", "new", "old", "second-hand")]
             words = [w for w in words if w not in _NUMBER_WORDS and not w.endswith("ly")]
-            cut = [i for i, w in enumerate(words) if i and (w in _NOT_IN_LABEL or w in _TIME_WORDS or w == "this")]
+            cut = [
+                i
+                for i, w in enumerate(words)
+                if i and (w in _NOT_IN_LABEL or _singular(w) in _TIME_WORDS or w == "this")
+            ]
             words = words[: cut[0]] if cut else words  # "their membership next month"
             if (
                 len(words) > 1
