@@ -562,8 +562,9 @@ _QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue
 _OPTION = r"[a-z][\w-]*(?: [a-z][\w-]*){0,2}"
 _OPTIONS = rf"{_OPTION}(?:, {_OPTION})+,? (?:or|and) [a-z][\w-]*"
 """A list of three or more choices: "blight, rust or healthy", "billing, technical support, sales or cancellations"."""
-_CHOOSING = (r"\b(?:classif|categori[sz]|sort|rout|assign|bucket|triag|group|label|mark|grade|direct|send|forward|split"
-             r"|divide|separat)\w*")
+_CHOOSING_VERBS = "classif|categori[sz]|sort|rout|assign|bucket|triag|group|label|mark|grade|direct|send|forward|split"
+_CHOOSING_VERBS += "|divide|separat"
+_CHOOSING = r"\b(?:" + _CHOOSING_VERBS + r")\w*"
 _SORTED_INTO = _CHOOSING + r" (?:[\w-]+ ){0,6}?(?:as|into|to|among|between) (?:either )?(?:an? )?(?=" + _OPTIONS + ")"
 _TOLD_APART = r"\b(?:tell apart|distinguish|differentiate|discriminate)(?: between| among)? (?:the )?"
 _TOLD_APART += "(?=" + _OPTIONS + ")"
@@ -1258,8 +1259,7 @@ _CHOICE_NOUNS = {  # the label a choosing verb names when the prompt names no ca
     "divide": "category", "separat": "category",
 }  # fmt: skip
 _CHOICE = re.compile(
-    r"\b(?P<verb>classif|categori[sz]|sort|rout|assign|bucket|triag|group|label|mark|grade|direct|send|forward|split"
-    r"|divide|separat)\w* (?P<object>(?:(?!(?:as|into|to|among|between|such)\b)[\w'-]+ ){0,6}?)"
+    r"\b(?P<verb>" + _CHOOSING_VERBS + r")\w* (?P<object>(?:(?!(?:as|into|to|among|between|such)\b)[\w'-]+ ){0,6}?)"
     r"(?:as|into|to|among|between) (?:either )?(?:an? )?"
     r"(?P<options>" + _OPTIONS + r")(?: (?P<after>[a-z-]+))?"
     r"|\b(?P<apart>tell apart|distinguish|differentiate|discriminate)(?: between| among)? (?:the )?"
