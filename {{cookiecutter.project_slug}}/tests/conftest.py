@@ -9,7 +9,8 @@ that need one, and always stops it.
 from __future__ import annotations
 {%- set orchestrated = cookiecutter.orchestrator != 'none' %}
 {%- set scripted = cookiecutter.orchestrator in ['airflow', 'prefect'] %}
-{%- if servers or orchestrated %}
+{%- set processes = servers or cookiecutter.serving != 'none' %}
+{%- if processes or orchestrated %}
 {{ '' }}
 {%- endif %}
 {%- if servers %}
@@ -19,11 +20,13 @@ import contextlib
 import json
 import os
 {%- endif %}
-{%- if servers %}
+{%- if processes %}
 import signal
+{%- endif %}
+{%- if servers %}
 import socket
 {%- endif %}
-{%- if servers or scripted %}
+{%- if processes or scripted %}
 import subprocess
 {%- endif %}
 {%- if scripted %}
@@ -203,6 +206,24 @@ def run_script(script: str, env: dict, *args: str) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 {%- endif %}
 {%- endif %}
+{%- if processes %}
+
+
+def stop_process(
+    process: subprocess.Popen, stop_signal: int = signal.SIGTERM, grace_s: float = 20.0
+) -> int:
+    """Stop ``process`` if it still runs: ``stop_signal``, then SIGKILL after ``grace_s``.
+
+    Always reaps it; returns its exit code (negative: the signal that ended it).
+    """
+    if process.poll() is None:
+        process.send_signal(stop_signal)
+        try:
+            return process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+{%- endif %}
 {%- if servers %}
 
 
@@ -235,12 +256,7 @@ def local_server(
             time.sleep(0.05)
         yield
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, signal.SIGINT, grace_s=5.0)
 
 
 def _tail(log: Path) -> str:

@@ -17,9 +17,12 @@ import http.client
 import json
 {%- endif %}
 import os
+import re
 import shutil
 import signal
+{%- if rest %}
 import socket
+{%- endif %}
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +37,7 @@ from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.registry.registry import CHAMPION, open_registry
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
 
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, stop_process
 
 pytestmark = pytest.mark.slow
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -43,6 +46,11 @@ START_TIMEOUT_S = 60.0
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 NO_CHAMPION = "no champion model in the registry"
 TESTS = Path(__file__).parent
+LISTENING = {
+    "rest": re.compile(rf"Uvicorn running on http://{re.escape(HOST)}:(\d+)"),
+    "grpc": re.compile(rf"gRPC server listening on {re.escape(HOST)}:(\d+)"),
+}
+"""The line each server prints once it listens, with the port the kernel gave it (port 0)."""
 
 
 @dataclass
@@ -55,26 +63,36 @@ class Server:
         """Return the lines of the server's output that contain ``text``."""
         return [line for line in self.log.read_text().splitlines() if text in line]
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+    def tail(self) -> str:
+        """Return the end of the server's output (for assertion messages)."""
+        return _tail(self.log)
 
 
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
 
 
 def _wait_for(condition, server: Server, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, server.tail()
         time.sleep(0.1)
+
+
+def _own_port(process: subprocess.Popen, log: Path, protocol: str) -> int:
+    """Return the port ``process`` listens on, read from its own output once it says so.
+
+    The server binds port 0, so the kernel gives it a port no other process holds. A port probed
+    free by the test and handed over could be taken by another test's server before this one
+    bound it, and that stranger would answer the requests (its own schema: 422). A server that
+    cannot bind fails here, with its own error.
+    """
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (found := LISTENING[protocol].search(log.read_text(errors="replace"))):
+        assert process.poll() is None, f"the server exited with {process.returncode}: {_tail(log)}"
+        assert time.monotonic() < deadline, f"not listening after {START_TIMEOUT_S} s: {_tail(log)}"
+        time.sleep(0.1)
+    return int(found.group(1))
 
 
 def served_copy(settings: Settings, folder: Path, registry: bool = True) -> Settings:
@@ -88,26 +106,27 @@ def served_copy(settings: Settings, folder: Path, registry: bool = True) -> Sett
 def serving(
     settings: Settings, protocol: str = "rest", module: str = PACKAGE, **env: str
 ) -> Iterator[Server]:
-    """Run the project's ``serve`` verb on a free port for the block; stop it (SIGTERM) after.
+    """Run the project's ``serve`` verb on a port of its own for the block; stop it (SIGTERM) after.
 
     ``module`` is what ``python -m`` runs: the package, or a test helper of ``tests/`` that wraps
     its CLI (``grpc_held``).
     """
-    port, log = _free_port(), settings.var / f"serve-{protocol}.log"
+    log = settings.var / f"serve-{protocol}.log"
     values = {
         "VAR_DIR": str(settings.var),
         "ROOT": str(settings.root),
         "RELOAD_INTERVAL_S": "0",
         "AUTH_REQUIRED": "false",
         "ADMIN_TOKEN": ADMIN_TOKEN,
-        "SERVE_PORT": str(port),
+        "SERVE_HOST": HOST,
+        "SERVE_PORT": "0",
+{%- if grpc %}
+        "GRPC_PORT": "0",
+        "METRICS_PORT": "0",
+{%- endif %}
         **env,
     }
     command = [sys.executable, "-m", module, "serve"]
-{%- if grpc %}
-    if protocol == "grpc":
-        values |= {"GRPC_PORT": str(port), "METRICS_PORT": str(_free_port())}
-{%- endif %}
 {%- if cookiecutter.serving == 'rest+grpc' %}
     command += ["--protocol", protocol]
 {%- endif %}
@@ -125,22 +144,10 @@ def serving(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    server = Server(process, port, log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _listening(port):
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, f"not listening after {START_TIMEOUT_S} s"
-            time.sleep(0.1)
-        yield server
+        yield Server(process, _own_port(process, log, protocol), log)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
 
 def register_champion(source: Settings, target: Settings) -> int:
@@ -218,6 +225,18 @@ def _metric(port: int, sample: str, **labels: str) -> float:
 {%- endif %}
 
 
+def test_a_server_that_cannot_bind_fails_its_start_and_no_stranger_answers(loop, tmp_path):
+    settings = served_copy(loop[0], tmp_path)
+    with socket.socket() as stranger:
+        stranger.bind((HOST, 0))
+        stranger.listen()
+        taken = str(stranger.getsockname()[1])
+        with pytest.raises(AssertionError, match="the server exited") as failed:
+            with serving(settings, SERVE_PORT=taken):
+                pytest.fail("the stranger on the port was taken for the server")
+    assert "address already in use" in str(failed.value)
+
+
 def test_a_server_without_a_registry_stays_up_unready_until_a_model_is_promoted(
     loop, tmp_path, entity
 ):
@@ -225,7 +244,7 @@ def test_a_server_without_a_registry_stays_up_unready_until_a_model_is_promoted(
     with serving(settings) as server:
         assert _http(server.port, "GET", "/health") == (200, {"status": "ok"})
         status, ready = _http(server.port, "GET", "/ready")
-        assert status == 503 and ready["ready"] is False
+        assert status == 503 and ready["ready"] is False, (ready, server.tail())
         assert _http(server.port, "POST", "/predict", entity["body"])[0] == 503
         [line] = server.lines(NO_CHAMPION)
         assert "promote" in line and "/model/reload" in line
@@ -241,7 +260,7 @@ def test_a_server_without_a_registry_stays_up_unready_until_a_model_is_promoted(
             {"ready": True, "model_version": version},
         )
         status, answer = _http(server.port, "POST", "/predict", entity["body"])
-        assert status == 200 and answer["model_version"] == version
+        assert status == 200 and answer["model_version"] == version, (answer, server.tail())
         assert len(server.lines(NO_CHAMPION)) == 1
 {%- if local_registry %}
 
@@ -256,7 +275,7 @@ def test_a_missing_artifact_at_start_is_one_log_line_until_it_is_restored(loop, 
     with serving(settings) as server:
         assert _http(server.port, "GET", "/health")[0] == 200
         status, ready = _http(server.port, "GET", "/ready")
-        assert status == 503 and "has no artifact" in ready["detail"]
+        assert status == 503 and "has no artifact" in ready["detail"], (ready, server.tail())
         [line] = server.lines("has no artifact")
         assert str(artifact) in line and "make train promote" in line
         assert server.process.poll() is None
@@ -297,7 +316,7 @@ def test_a_failed_hot_swap_keeps_the_old_model_answering(loop, tmp_path, entity,
     trigger, reason = fault(loop[0], settings)
     with serving(settings) as server:
         status, ready = _http(server.port, "GET", "/ready")
-        assert status == 200
+        assert status == 200, (ready, server.tail())
         serving_version = ready["model_version"]
 {%- if cookiecutter.monitoring %}
         failures = _metric(server.port, "model_load_failures_total")
@@ -306,9 +325,10 @@ def test_a_failed_hot_swap_keeps_the_old_model_answering(loop, tmp_path, entity,
         trigger()
         for _ in range(2):
             status, answer = _http(server.port, "POST", "/model/reload", headers=ADMIN)
-            assert status == 409 and reason in answer["detail"]
+            assert status == 409 and reason in answer["detail"], (answer, server.tail())
             status, answer = _http(server.port, "POST", "/predict", entity["body"])
-            assert status == 200 and answer["model_version"] == serving_version
+            assert status == 200, (answer, server.tail())
+            assert answer["model_version"] == serving_version
         assert _http(server.port, "GET", "/ready")[1]["model_version"] == serving_version
 {%- if cookiecutter.monitoring %}
         assert _metric(server.port, "model_load_failures_total") == failures + 2
@@ -323,7 +343,7 @@ def test_the_registry_poll_retries_a_failed_swap_and_logs_it_once(loop, tmp_path
     trigger, reason = fault(loop[0], settings)
     with serving(settings, RELOAD_INTERVAL_S="0.1") as server:
         status, ready = _http(server.port, "GET", "/ready")
-        assert status == 200
+        assert status == 200, (ready, server.tail())
         trigger()
 {%- if cookiecutter.monitoring %}
         _wait_for(lambda: _metric(server.port, "model_load_failures_total") >= 3, server)
@@ -331,7 +351,8 @@ def test_the_registry_poll_retries_a_failed_swap_and_logs_it_once(loop, tmp_path
         _wait_for(lambda: server.lines("model reload failed"), server)
 {%- endif %}
         status, answer = _http(server.port, "POST", "/predict", entity["body"])
-        assert status == 200 and answer["model_version"] == ready["model_version"]
+        assert status == 200, (answer, server.tail())
+        assert answer["model_version"] == ready["model_version"]
         [line] = server.lines("model reload failed")
         assert reason in line
         assert server.lines("Traceback") == []
@@ -347,7 +368,7 @@ def test_a_failed_online_store_answers_with_the_configured_fallback(
     settings = served_copy(loop[0], tmp_path)
     with serving(settings, FEATURE_STORE_FALLBACK=fallback) as server:
         status, healthy = _http(server.port, "POST", "/predict", entity["body"])
-        assert status == 200
+        assert status == 200, (healthy, entity["body"], server.tail())
         break_online_store(settings, "user")
 
         answers = [_http(server.port, "POST", "/predict", entity["body"]) for _ in range(2)]
@@ -356,13 +377,15 @@ def test_a_failed_online_store_answers_with_the_configured_fallback(
             context = {name: [value] for name, value in entity["body"]["context"].items()}
             expected = bundle["predictor"].predict(fallback_vectors(1, context))[0]
             for status, answer in answers:
-                assert status == 200
+                assert status == 200, (answer, server.tail())
                 assert answer["prediction"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
         else:
             for status, answer in answers:
-                assert status == 503 and "feature store is unavailable" in answer["detail"]
+                assert status == 503, (answer, server.tail())
+                assert "feature store is unavailable" in answer["detail"]
         status, answer = _http(server.port, "POST", "/predict", {"features": entity["features"]})
-        assert status == 200 and answer["model_version"] == healthy["model_version"]
+        assert status == 200, (answer, server.tail())
+        assert answer["model_version"] == healthy["model_version"]
         assert answer["prediction"] == pytest.approx(healthy["prediction"], rel=1e-9)
 {%- if cookiecutter.monitoring %}
         assert _metric(server.port, "feature_store_failures_total", fallback=fallback) == 2
@@ -421,14 +444,14 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(loop, tmp_path, ent
     settings = served_copy(loop[0], tmp_path)
     body = json.dumps(entity["body"]).encode()
     with serving(settings) as server:
-        assert _http(server.port, "GET", "/ready")[0] == 200
+        assert _http(server.port, "GET", "/ready")[0] == 200, server.tail()
         in_flight = [_expecting(server.port, body) for _ in range(3)]
         server.process.send_signal(signal.SIGTERM)
         for connection in in_flight:
             connection.sendall(body)
         answers = [_answer(connection) for connection in in_flight]
-        assert server.process.wait(30) == 0, server.log.read_text()[-3000:]
-    assert [status for status, _ in answers] == [200, 200, 200]
+        assert server.process.wait(30) == 0, server.tail()
+    assert [status for status, _ in answers] == [200, 200, 200], (answers, server.tail())
     assert all(isinstance(answer["model_version"], int) for _, answer in answers)
     assert len(server.lines("stopped by")) == 1
 {%- endif %}
@@ -462,7 +485,7 @@ def test_grpc_without_a_champion_is_unavailable_until_reloaded_and_stops_on_sigt
             assert reloaded.model_version == version
             assert predictor.Predict(request, timeout=60).model_version == version
         server.process.send_signal(signal.SIGTERM)
-        assert server.process.wait(40) == 0, server.log.read_text()[-3000:]
+        assert server.process.wait(40) == 0, server.tail()
     assert len(server.lines("stopping: answering the calls in flight")) == 1
 
 
@@ -545,7 +568,7 @@ def test_grpc_sigterm_answers_the_calls_in_flight_refuses_new_ones_then_exits_0(
 
             gate.touch()
             again, single, packed = [call.result(timeout=60) for call in in_flight]
-        assert server.process.wait(40) == 0, server.log.read_text()[-3000:]
+        assert server.process.wait(40) == 0, server.tail()
     assert sorted(inside()) == ["held predict", "held predict", "held predict_batch"]
     assert again == before and again.model_version == version
     assert single.model_version == packed.model_version == version
