@@ -57,6 +57,13 @@ NAMED_PAIRS = {
         "feature_store": "feast",
         "stream_engine": "kafka",
     },
+    # and one that sorts after "test_stream", which test_stream_kafka imports
+    "late-name-feast-kafka": {
+        "project_name": "Zulu",
+        "feature_freshness": "seconds",
+        "feature_store": "feast",
+        "stream_engine": "kafka",
+    },
     "mlflow-airflow": {"registry": "mlflow", "orchestrator": "airflow"},
     "batch-spark": {"prediction_mode": "batch", "batch_engine": "spark", "ml_task": "regression"},
     "retrieval-hnswlib-grpc": {"ml_task": "retrieval", "vector_index": "hnswlib", "serving": "grpc"},

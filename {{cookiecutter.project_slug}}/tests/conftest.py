@@ -18,6 +18,8 @@ import contextlib
 {%- endif %}
 {%- if orchestrated %}
 import json
+{%- endif %}
+{%- if orchestrated or servers %}
 import os
 {%- endif %}
 {%- if processes %}
@@ -240,7 +242,9 @@ def local_server(
 ) -> Iterator[None]:
     """Run ``command`` for the block, entered once it accepts connections on 127.0.0.1:``port``.
 
-    Its output goes to ``log``. On exit it gets SIGINT, then SIGKILL after 5 s, and is reaped.
+    The listener must be the command's own: a port probed free and handed over can be taken by
+    another test's server first, and that stranger would answer. Its output goes to ``log``. On
+    exit it gets SIGINT, then SIGKILL after 5 s, and is reaped.
     """
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -248,7 +252,7 @@ def local_server(
         )
     try:
         deadline = time.monotonic() + timeout_s
-        while not _accepts(port):
+        while not (_accepts(port) and _holds_listener(process.pid, port) is not False):
             if process.poll() is not None:
                 raise RuntimeError(f"{command[0]} exited with {process.returncode}: {_tail(log)}")
             if time.monotonic() > deadline:
@@ -269,4 +273,28 @@ def _accepts(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _holds_listener(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds the socket listening on ``port`` (None: /proc cannot tell)."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return None
+    inodes = set()
+    for table in (t for t in tables if t.exists()):
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()  # local address is fields[1] (hex ip:port), state 0A is LISTEN
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for descriptor in descriptors:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{descriptor}") in inodes:
+                return True
+        except OSError:
+            continue
+    return False
 {%- endif %}

@@ -8,6 +8,7 @@ installed (``apt-get install redis-server``, ``brew install redis``).
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 
 import pandas as pd
@@ -40,6 +41,21 @@ def redis_port(tmp_path_factory) -> Iterator[int]:
     command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder)]
     with local_server([*command, "--save", "", "--appendonly", "no"], port, folder / "log"):
         yield port
+
+
+def test_a_server_whose_port_another_process_holds_is_not_taken_for_started(tmp_path):
+    """The listener must be the started server's own, not a stranger's on the same port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not on PATH")
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen()
+        port = stranger.getsockname()[1]
+        command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+        with pytest.raises(RuntimeError, match="exited"):
+            with local_server(command, port, tmp_path / "log", timeout_s=10.0):
+                pytest.fail("entered while another process held the port")
 
 
 @pytest.fixture

@@ -36,9 +36,9 @@ from {{ cookiecutter.package_name }}.ingestion.stream import (
     sink_count,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
-from test_stream import event, follow_process, keys, stop, wait_for
 
 from conftest import free_port, local_server, small_settings
+from test_stream import event, follow_process, keys, stop, wait_for
 
 MALFORMED = [
     '{"cut": ',
