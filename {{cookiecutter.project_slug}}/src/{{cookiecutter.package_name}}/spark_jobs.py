@@ -9,8 +9,11 @@ Ingestion applies the same SQL rules as DuckDB (``ingestion.batch.rules``), upse
 into ``clean/<table>.parquet`` (a Parquet folder, last write per key wins, swapped in whole) and
 appends rejected rows to ``dead_letter/<table>/`` with their reason. Materialization writes
 ``features/{user,item}.parquet`` from the clean tables with the DuckDB path's SQL: entity columns
-and the windowed event aggregates (a snapshot as of the newest event, not point-in-time).{% if cookiecutter.contains_pii %} Person ids are pseudonymized on
-the executors as in the DuckDB path (``privacy.py``): users after their checks, events before.{% endif %}
+and the windowed event aggregates (a snapshot as of the newest event, not point-in-time).
+{%- if cookiecutter.contains_pii %}
+Person ids are pseudonymized on the executors as in the DuckDB path (``privacy.py``): users after
+their checks, events before.
+{%- endif %}
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Feature store: offline Parquet tables for training, an online store for serving.
 
-``materialize`` reads ``clean/{users,items,events}.parquet`` and writes
-``features/{user,item}.parquet`` (offline{% if cookiecutter.batch_engine == 'spark' %}, a Spark job when ``batch_engine=spark``{% endif %}) with ``feature_sql``:
-entity columns, plus the aggregated features (item events and distinct users over the trailing
-``schema.AGGREGATION_WINDOW_DAYS``). Aggregates are a snapshot as of the newest clean event,
-joined to every training row, not point-in-time values. It then loads the online store (SQLite
-``features/online.db``) from that offline Parquet, the newest row per entity.
+``materialize`` reads ``clean/{users,items,events}.parquet`` and writes the offline tables
+``features/{user,item}.parquet`` with ``feature_sql`` (entity columns, plus the aggregated
+features: item events and distinct users over the trailing ``schema.AGGREGATION_WINDOW_DAYS``),
+run by DuckDB{% if cookiecutter.batch_engine == 'spark' %}, or by Spark when ``batch_engine=spark``{% endif %}. Aggregates are a
+snapshot as of the newest clean event, joined to every training row, not point-in-time values.
+It then loads the online store (SQLite ``features/online.db``) from that offline Parquet, the
+newest row per entity.
 {%- if cookiecutter.feature_store == 'feast' %}
 With ``feature_store=feast`` the same interface is backed by Feast (``feast_repo/``), its online
 store SQLite under ``var_dir/feast`` or Redis (``online_store=redis`` at ``redis_url``). Online
