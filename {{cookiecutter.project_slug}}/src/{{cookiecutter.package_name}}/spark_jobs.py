@@ -222,7 +222,7 @@ def materialize_offline(settings: Settings, group: str, table: str, target: Path
     from pyspark.sql import functions as F
 
     spark = session(settings)
-    for name in (table, "events"):
+    for name in [table, "events"] if schema.aggregated_features(group) else [table]:
         spark.read.parquet(str(batch.clean_path(settings, name))).createOrReplaceTempView(name)
     features = spark.sql(feature_sql(group, table)).withColumn(TIMESTAMP, F.lit(FEATURE_TIME))
     return write_parquet(features, target)

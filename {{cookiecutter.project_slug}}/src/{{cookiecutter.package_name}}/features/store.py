@@ -151,10 +151,8 @@ class BuiltinStore:
 
             return spark_jobs.materialize_offline(self.settings, group, table, target)
 {%- endif %}
-        tables = {
-            table: pd.read_parquet(clean_path(self.settings, table)),
-            "events": pd.read_parquet(clean_path(self.settings, "events")),
-        }
+        names = [table, "events"] if schema.aggregated_features(group) else [table]
+        tables = {name: pd.read_parquet(clean_path(self.settings, name)) for name in names}
         frame = batch.run_sql(feature_sql(group, table), tables)
         frame[TIMESTAMP] = pd.Timestamp(FEATURE_TIME)
         partial = target.with_suffix(".tmp")
