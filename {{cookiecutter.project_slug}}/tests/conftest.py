@@ -121,6 +121,59 @@ def assert_online_equals_training(store: BuiltinStore) -> None:
     np.testing.assert_allclose(online.to_numpy(), offline, rtol=1e-12)
 
 
+def write_aggregation_case(settings: Settings) -> dict[int, tuple[float, float]]:
+    """Write tiny clean items and events; return item id -> expected (events, distinct users).
+
+    The newest event is at ``as_of``; events exactly ``AGGREGATION_WINDOW_DAYS`` before it are
+    outside the window, one second later inside; a user's repeat counts once as a user.
+    """
+    import pandas as pd
+
+    from {{ cookiecutter.package_name }}.ingestion.batch import clean_path
+
+    as_of = 1_700_000_000.0
+    start = as_of - schema.AGGREGATION_WINDOW_DAYS * 86_400
+    rows = [  # (item, user, event time)
+        (0, 1, as_of),
+        (0, 1, start + 1),
+        (0, 2, start),
+        (1, 3, as_of - 1),
+        (1, 4, start - 100),
+        (3, 5, start),
+    ]
+    events = pd.DataFrame(
+        {
+            schema.EVENT_KEY: [f"e{k}" for k in range(len(rows))],
+            schema.ITEM_KEY: [row[0] for row in rows],
+            schema.USER_KEY: [row[1] for row in rows],
+            schema.EVENT_TIME: [row[2] for row in rows],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            schema.ITEM_KEY: [0, 1, 2, 3],
+            **{name: [1.0, 2.0, 3.0, 4.0] for name in schema.entity_features("item")},
+        }
+    )
+    events.to_parquet(clean_path(settings, "events"), index=False)
+    items.to_parquet(clean_path(settings, "items"), index=False)
+    return {0: (2.0, 1.0), 1: (1.0, 1.0), 2: (0.0, 0.0), 3: (0.0, 0.0)}
+
+
+def assert_item_aggregates(store: BuiltinStore, expected: dict[int, tuple[float, float]]) -> None:
+    """The offline item table holds the expected window counts, as float64, entity columns kept."""
+    import pandas as pd
+
+    frame = pd.read_parquet(store.offline_path("item")).sort_values(schema.ITEM_KEY)
+    events, users = (f.name for f in schema.aggregated_features("item"))
+    assert frame[schema.ITEM_KEY].tolist() == list(expected)
+    assert list(zip(frame[events], frame[users], strict=True)) == list(expected.values())
+    names = schema.feature_names("item")
+    assert list(frame.columns[1 : len(names) + 1]) == names
+    assert (frame[names].dtypes == "float64").all()
+    assert frame[schema.entity_features("item")[0]].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
 @pytest.fixture(scope="session")
 def loop(tmp_path_factory) -> tuple[Settings, dict]:
     """Settings and report of one full run of the loop, shared by read-only tests."""

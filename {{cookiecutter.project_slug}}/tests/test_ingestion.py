@@ -8,6 +8,7 @@ from {{ cookiecutter.package_name }}.ingestion import dead_letter
 from {{ cookiecutter.package_name }}.ingestion.batch import (
     clean_path,
     ingest,
+    rules,
 )
 
 
@@ -35,3 +36,15 @@ def test_rerunning_a_batch_adds_no_duplicates(settings):
     clean = pd.read_parquet(clean_path(settings, "events"))
     assert clean[schema.EVENT_KEY].is_unique
     assert len(dead_letter.read(settings, "events")) == first["events"]["rejected"]
+
+
+def test_raw_entity_tables_carry_entity_features_only(settings):
+    generate(settings)
+    raw = settings.directory("raw")
+    for table, group in (("users", "user"), ("items", "item")):
+        columns = set(pd.read_parquet(raw / f"{table}.parquet").columns)
+        assert set(schema.entity_features(group)) <= columns
+        aggregated = {f.name for f in schema.aggregated_features(group)}
+        assert not aggregated & columns
+        checked = " ".join(reason for reason, _ in rules(table))
+        assert not any(name in checked for name in aggregated)

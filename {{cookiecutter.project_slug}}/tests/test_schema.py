@@ -13,6 +13,21 @@ def test_feature_names_are_unique_and_grouped():
     assert not {schema.USER_KEY, schema.ITEM_KEY, schema.LABEL} & set(names)
 
 
+def test_each_user_and_item_feature_comes_from_its_table_or_the_events():
+    for group in ("user", "item"):
+        aggregated = [f.name for f in schema.aggregated_features(group)]
+        assert sorted(schema.entity_features(group) + aggregated) == sorted(
+            schema.feature_names(group)
+        )
+    assert [f.aggregate for f in schema.aggregated_features("item")] == [
+        "COUNT(*)",
+        f"COUNT(DISTINCT {schema.USER_KEY})",
+    ]
+    assert set(schema.FALLBACK_VALUES) == set(
+        schema.feature_names("user") + schema.feature_names("item")
+    )
+
+
 def test_pii_flags_follow_the_answers():
     flagged = set(schema.pii_features())
     assert flagged == (set(schema.feature_names("user")) if schema.CONTAINS_PII else set())

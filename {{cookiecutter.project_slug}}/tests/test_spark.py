@@ -15,7 +15,12 @@ from {{ cookiecutter.package_name }}.ingestion import dead_letter
 from {{ cookiecutter.package_name }}.ingestion.batch import TABLES, clean_path, ingest
 from {{ cookiecutter.package_name }}.privacy import Pseudonymizer
 
-from conftest import assert_online_equals_training, small_settings
+from conftest import (
+    assert_item_aggregates,
+    assert_online_equals_training,
+    small_settings,
+    write_aggregation_case,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +83,14 @@ def test_spark_engine_gives_the_same_result_as_duckdb(tmp_path):
     ]
     assert reasons[0] == reasons[1]
     assert_online_equals_training(stores["spark"])
+
+
+def test_spark_item_aggregates_count_events_in_the_window_up_to_the_newest_event(tmp_path):
+    settings = spark_settings(tmp_path)
+    expected = write_aggregation_case(settings)
+    store = open_store(settings)
+    assert store.materialize_offline("item", "items") == len(expected)
+    assert_item_aggregates(store, expected)
 
 
 def test_rerunning_a_spark_batch_adds_no_duplicates(tmp_path):

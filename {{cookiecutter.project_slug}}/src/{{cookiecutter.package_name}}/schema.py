@@ -2,6 +2,9 @@
 
 Training (``features.store.get_training_frame``), the online store and serving all read the
 feature list and the interaction transform from here, so offline and online vectors match.
+A user or item feature is either a column of its clean entity table or, when it has an
+``aggregate``, aggregated from the clean events over the trailing ``AGGREGATION_WINDOW_DAYS``
+(``features.store.feature_sql``, run by DuckDB or Spark).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ EVENT_TIME = "event_time"
 N_CLASSES = 3
 """Classes (multiclass) or labels (multilabel, stored as a bit mask in the label column)."""
 CONTAINS_PII = {{ 'True' if cookiecutter.contains_pii else 'False' }}
+AGGREGATION_WINDOW_DAYS = 7
+"""Aggregated features count clean events with ``as_of - 7 days < event_time <= as_of``, where
+``as_of`` is the newest event time in the clean events: a snapshot as of that event, which
+training rows join too (not point-in-time values: an older training row sees later events)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,14 @@ class Feature:
     dtype: str
     pii: bool = False
     description: str = ""
+    aggregate: str = ""
+    """SQL aggregate over the entity's clean events in the window (DuckDB and Spark SQL);
+    empty for a column copied from the clean entity table."""
+
+    @property
+    def source(self) -> str:
+        """Where the feature comes from: ``entity`` (its clean table) or ``events``."""
+        return "events" if self.aggregate else "entity"
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -45,6 +60,22 @@ FEATURES: tuple[Feature, ...] = (
     Feature(f"{ITEM_ENTITY}_price", "item", "float64", False, "price, 1-100"),
     Feature(f"{ITEM_ENTITY}_popularity", "item", "float64", False, "share of recent traffic, 0-1"),
     Feature(f"{ITEM_ENTITY}_quality", "item", "float64", False, "quality score, 0-1"),
+    Feature(
+        f"{ITEM_ENTITY}_events_{AGGREGATION_WINDOW_DAYS}d",
+        "item",
+        "float64",
+        False,
+        "events of the item in the window",
+        "COUNT(*)",
+    ),
+    Feature(
+        f"{ITEM_ENTITY}_users_{AGGREGATION_WINDOW_DAYS}d",
+        "item",
+        "float64",
+        False,
+        "distinct users of the item in the window",
+        f"COUNT(DISTINCT {USER_KEY})",
+    ),
     Feature("hour_of_day", "context", "int64", False, "request hour, 0-23"),
     Feature("is_weekend", "context", "int64", False, "1 on Saturday and Sunday"),
     Feature(
@@ -66,6 +97,8 @@ FALLBACK_VALUES = {
     f"{ITEM_ENTITY}_price": 50.0,
     f"{ITEM_ENTITY}_popularity": 0.1,
     f"{ITEM_ENTITY}_quality": 0.5,
+    f"{ITEM_ENTITY}_events_{AGGREGATION_WINDOW_DAYS}d": 7.0,
+    f"{ITEM_ENTITY}_users_{AGGREGATION_WINDOW_DAYS}d": 7.0,
 }
 """User and item feature values served when the online store fails and
 ``feature_store_fallback`` is ``defaults``: typical values of the synthetic data (set your own)."""
@@ -77,6 +110,16 @@ enough that no model's arithmetic overflows to inf (a score of inf - inf is NaN)
 def feature_names(group: str | None = None) -> list[str]:
     """Return feature names in model order, optionally of one group."""
     return [f.name for f in FEATURES if group is None or f.group == group]
+
+
+def entity_features(group: str) -> list[str]:
+    """Return the features of ``group`` that are columns of its clean entity table."""
+    return [f.name for f in FEATURES if f.group == group and f.source == "entity"]
+
+
+def aggregated_features(group: str) -> list[Feature]:
+    """Return the features of ``group`` aggregated from clean events (``Feature.aggregate``)."""
+    return [f for f in FEATURES if f.group == group and f.source == "events"]
 
 
 def pii_features() -> list[str]:

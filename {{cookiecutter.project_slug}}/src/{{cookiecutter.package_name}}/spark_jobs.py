@@ -8,8 +8,12 @@ UTC session time and, for local runs, ``spark_shuffle_partitions``.
 Ingestion applies the same SQL rules as DuckDB (``ingestion.batch.rules``), upserts good rows
 into ``clean/<table>.parquet`` (a Parquet folder, last write per key wins, swapped in whole) and
 appends rejected rows to ``dead_letter/<table>/`` with their reason. Materialization writes
-``features/{user,item}.parquet`` from the clean entity tables.{% if cookiecutter.contains_pii %} Person ids are pseudonymized on
-the executors as in the DuckDB path (``privacy.py``): users after their checks, events before.{% endif %}
+``features/{user,item}.parquet`` from the clean tables with the DuckDB path's SQL: entity columns
+and the windowed event aggregates (a snapshot as of the newest event, not point-in-time).
+{%- if cookiecutter.contains_pii %}
+Person ids are pseudonymized on the executors as in the DuckDB path (``privacy.py``): users after
+their checks, events before.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import privacy, schema
-from .features.store import FEATURE_TIME, KEYS, TIMESTAMP
+from .features.store import FEATURE_TIME, TIMESTAMP, feature_sql
 from .ingestion import batch
 from .ingestion.dead_letter import REASON
 from .settings import Settings
@@ -210,12 +214,15 @@ def ingest_table(settings: Settings, table: str) -> dict[str, int]:
 
 
 def materialize_offline(settings: Settings, group: str, table: str, target: Path) -> int:
-    """Write the offline feature table of ``group`` (key, features, event time) with Spark."""
+    """Write the offline feature table of ``group`` (key, features, event time) with Spark.
+
+    The same SQL as DuckDB (``features.store.feature_sql``): the window's as-of time is a Spark
+    aggregate cross-joined to the events and the counts a group-by joined to the entities.
+    """
     from pyspark.sql import functions as F
 
     spark = session(settings)
-    clean = spark.read.parquet(str(batch.clean_path(settings, table)))
-    features = clean.select(
-        F.col(KEYS[group]), *[F.col(name).cast("double") for name in schema.feature_names(group)]
-    ).withColumn(TIMESTAMP, F.lit(FEATURE_TIME))
+    for name in [table, "events"] if schema.aggregated_features(group) else [table]:
+        spark.read.parquet(str(batch.clean_path(settings, name))).createOrReplaceTempView(name)
+    features = spark.sql(feature_sql(group, table)).withColumn(TIMESTAMP, F.lit(FEATURE_TIME))
     return write_parquet(features, target)

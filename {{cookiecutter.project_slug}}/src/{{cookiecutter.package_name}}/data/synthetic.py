@@ -1,8 +1,9 @@
 """Seeded synthetic data for the use case, with a learnable signal for the task.
 
 Writes ``raw/users.parquet``, ``raw/items.parquet`` and ``raw/events.parquet`` under
-``var_dir`` (and ``raw/events.jsonl``, a user-activity event log for stream ingestion). A small
-share of event rows is malformed on purpose, so the dead-letter path is exercised.
+``var_dir`` (and ``raw/events.jsonl``, a user-activity event log for stream ingestion). Entity
+tables hold entity features only: aggregated features are computed from the events later. A
+small share of event rows is malformed on purpose, so the dead-letter path is exercised.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def make_events(
     offsets = np.repeat(np.sort(rng.uniform(0.0, 30 * 86_400.0, n_queries)), GROUP_SIZE)
     hour = ((offsets % 86_400) // 3600).astype(np.int64)
     weekend = (((offsets // 86_400) % 7) >= 5).astype(np.int64)
-    user_cols = {c: users[c].to_numpy()[user_ids] for c in schema.feature_names("user")}
-    item_cols = {c: items[c].to_numpy()[item_ids] for c in schema.feature_names("item")}
+    user_cols = {c: users[c].to_numpy()[user_ids] for c in schema.entity_features("user")}
+    item_cols = {c: items[c].to_numpy()[item_ids] for c in schema.entity_features("item")}
     gap = schema.interaction_features(user_cols, item_cols)[:, 0]
     taste = np.sin(user_ids * 0.7) * np.cos(item_ids * 1.3)
     utility = (

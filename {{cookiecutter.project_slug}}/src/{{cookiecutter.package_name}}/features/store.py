@@ -1,8 +1,12 @@
 """Feature store: offline Parquet tables for training, an online store for serving.
 
-``materialize`` reads ``clean/{users,items}.parquet`` and writes ``features/{user,item}.parquet``
-(offline{% if cookiecutter.batch_engine == 'spark' %}, a Spark job when ``batch_engine=spark``{% endif %}), then loads the online store (SQLite
-``features/online.db``) from that offline Parquet, the newest row per entity.
+``materialize`` reads ``clean/{users,items,events}.parquet`` and writes the offline tables
+``features/{user,item}.parquet`` with ``feature_sql`` (entity columns, plus the aggregated
+features: item events and distinct users over the trailing ``schema.AGGREGATION_WINDOW_DAYS``),
+run by DuckDB{% if cookiecutter.batch_engine == 'spark' %}, or by Spark when ``batch_engine=spark``{% endif %}. Aggregates are a
+snapshot as of the newest clean event, joined to every training row, not point-in-time values.
+It then loads the online store (SQLite ``features/online.db``) from that offline Parquet, the
+newest row per entity.
 {%- if cookiecutter.feature_store == 'feast' %}
 With ``feature_store=feast`` the same interface is backed by Feast (``feast_repo/``), its online
 store SQLite under ``var_dir/feast`` or Redis (``online_store=redis`` at ``redis_url``). Online
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..ingestion import batch
 from ..ingestion.batch import clean_path, replace_path
 from ..settings import Settings
 
@@ -68,6 +73,40 @@ def assemble(
     return matrix
 
 
+def feature_sql(group: str, table: str) -> str:
+    """Return the SQL (DuckDB and Spark) of the offline features of ``group``, in schema order.
+
+    Reads views ``table`` (clean entities) and ``events`` (clean events). Entity features are
+    copied; each aggregated feature (``Feature.aggregate``) is computed over the entity's events
+    with ``as_of - AGGREGATION_WINDOW_DAYS < event_time <= as_of``, ``as_of`` the newest event
+    time (a cross-joined aggregate, so Spark never collects it); no events in the window give 0.
+    All features are DOUBLE.
+    """
+    key = KEYS[group]
+    aggregated = schema.aggregated_features(group)
+    columns = [
+        f"CAST(COALESCE(a.{f.name}, 0) AS DOUBLE) AS {f.name}"
+        if f.aggregate
+        else f"CAST(t.{f.name} AS DOUBLE) AS {f.name}"
+        for f in schema.FEATURES
+        if f.group == group
+    ]
+    select = f"SELECT t.{key}, {', '.join(columns)} FROM {table} t"
+    if not aggregated:
+        return f"{select} ORDER BY t.{key}"
+    seconds = schema.AGGREGATION_WINDOW_DAYS * 86_400
+    time = schema.EVENT_TIME
+    return (
+        f"WITH recent AS (SELECT e.* FROM events e "
+        f"CROSS JOIN (SELECT MAX({time}) AS as_of FROM events) w "
+        f"WHERE e.{time} > w.as_of - {seconds} AND e.{time} <= w.as_of), "
+        f"aggregates AS (SELECT {key}, "
+        f"{', '.join(f'{f.aggregate} AS {f.name}' for f in aggregated)} "
+        f"FROM recent GROUP BY {key}) "
+        f"{select} LEFT JOIN aggregates a ON a.{key} = t.{key} ORDER BY t.{key}"
+    )
+
+
 def context_columns(context: Mapping[str, Sequence[float]] | None, n: int) -> dict[str, np.ndarray]:
     """Return context columns, filling missing ones with the schema defaults."""
     context = context or {}
@@ -104,7 +143,7 @@ class BuiltinStore:
         return counts
 
     def materialize_offline(self, group: str, table: str) -> int:
-        """Write the offline table of ``group`` from its clean table; return its rows."""
+        """Write the offline table of ``group`` (``feature_sql`` by DuckDB); return its rows."""
         target = self.offline_path(group)
 {%- if cookiecutter.batch_engine == 'spark' %}
         if self.settings.batch_engine == "spark":
@@ -112,10 +151,9 @@ class BuiltinStore:
 
             return spark_jobs.materialize_offline(self.settings, group, table, target)
 {%- endif %}
-        frame = pd.read_parquet(clean_path(self.settings, table))
-        frame = frame[[KEYS[group], *schema.feature_names(group)]].astype(
-            dict.fromkeys(schema.feature_names(group), "float64")
-        )
+        names = [table, "events"] if schema.aggregated_features(group) else [table]
+        tables = {name: pd.read_parquet(clean_path(self.settings, name)) for name in names}
+        frame = batch.run_sql(feature_sql(group, table), tables)
         frame[TIMESTAMP] = pd.Timestamp(FEATURE_TIME)
         partial = target.with_suffix(".tmp")
         frame.to_parquet(partial, index=False)

@@ -50,7 +50,7 @@ def rules(table: str) -> list[tuple[str, str]]:
         group = "user" if table == "users" else "item"
         checks += [
             (f"missing {name}", f"{name} IS NULL OR isnan({name})")
-            for name in schema.feature_names(group)
+            for name in schema.entity_features(group)
         ]
     return checks
 
