@@ -21,13 +21,14 @@ DEV3 = Path(__file__).parent / "prompts" / "dev3.jsonl"  # another fresh batch, 
 DEV4 = Path(__file__).parent / "prompts" / "dev4.jsonl"  # a fresh batch of 85, written before the second round
 DEV5 = Path(__file__).parent / "prompts" / "dev5.jsonl"  # 65 more (45 custom), written before the third round
 DEV6 = Path(__file__).parent / "prompts" / "dev6.jsonl"  # 40 custom, written after the third round, before a fourth
-DEV_SPLITS = {"dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6}
+DEV7 = Path(__file__).parent / "prompts" / "dev7.jsonl"  # 35 custom, written after the fourth round
+DEV_SPLITS = {"dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6, "dev7": DEV7}
 SEED = 20261203
 META = ("id", "split", "prompt")
 
 
 def load(split: str | None = None) -> list[dict]:
-    """Return the labelled prompts, all of them or one split (tune, test, or dev..dev6: the tuning extras)."""
+    """Return the labelled prompts, all of them or one split (tune, test, or dev..dev7: the tuning extras)."""
     path = DEV_SPLITS.get(split or "", LABELLED)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if split in DEV_SPLITS:

@@ -505,6 +505,42 @@ CASES = [
         (),
     ),
     (
+        "the-object-names-what-is-needed",
+        "Which boilers are likely to need repairs before winter?",
+        {"label": "will_need_repairs", "item_entity": "boiler"},
+        (),
+    ),
+    (
+        "a-participle-is-not-the-verb",
+        "Decide whether a grant proposal submitted to the foundation will be funded.",
+        {"label": "is_funded", "item_entity": "proposal"},
+        (),
+    ),
+    (
+        "which-starts-a-question-after-a-noun",
+        "Tell our account managers which clients will renew their contract.",
+        {"label": "will_renew", "user_entity": "client"},
+        (),
+    ),
+    (
+        "covers-several-is-multilabel",
+        "Identify the issues raised in each town hall comment; a comment often raises several.",
+        {"ml_task": "multilabel", "label": "issues", "item_entity": "comment"},
+        (),
+    ),
+    (
+        "chosen-from-n-classes",
+        "Pick the right product category for each new listing, chosen from about 5,000 categories.",
+        {"ml_task": "multiclass", "label": "category", "item_entity": "listing"},
+        (),
+    ),
+    (
+        "a-unit-makes-it-regression",
+        "Given a cargo ship's route, output the water it will use on the crossing in litres.",
+        {"ml_task": "regression", "label": "water"},
+        (),
+    ),
+    (
         "a-question-states-a-binary-task",
         "Would a host cancel a confirmed booking at their vacation rental?",
         {"label": "will_cancel", "user_entity": "host"},

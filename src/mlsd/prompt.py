@@ -568,14 +568,18 @@ _CHOOSING = r"\b(?:" + _CHOOSING_VERBS + r")\w*"
 _SORTED_INTO = _CHOOSING + r" (?:[\w-]+ ){0,6}?(?:as|into|to|among|between) (?:either )?(?:an? )?(?=" + _OPTIONS + ")"
 _TOLD_APART = r"\b(?:tell apart|distinguish|differentiate|discriminate)(?: between| among)? (?:the )?"
 _TOLD_APART += "(?=" + _OPTIONS + ")"
-_OUT_OF = (r"\b(?:out of|among) (?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several"
+_OUT_OF = (r"\b(?:out of|among|(?:chosen|picked|selected) from|one of) (?:about |around |roughly |some |over )?"
+           r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several"
            r"|dozens of|hundreds of) (?:possible |different |known |supported )?((?:[a-z-]+ )?[a-z-]+s)\b")
 _SCALE = (r"\b(?:on|along) an? (?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten)[- ](?:level|point|grade|step"
           r"|stage|tier) )?([a-z]+) scale\b")
+_SEVERAL = (r"\b(?:covers?|mentions?|touch(?:es)?|discuss(?:es)?|spans?|has|have|contains?|shows?|raises?)"
+            r" (?:several|multiple|many|more than one)\b")
 SHAPES = [
     R(r"multi-?label|all (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch"
       r"|carry|belong to|be in|fall into|fit|get|mention|contain|show) (?:several|multiple|many|more than one)\b"
       r"|\bwith (?:the|its|their) [a-z]+s (?:it|they) (?:shows?|has|have|contains?|mentions?|depicts?)\b"
+      r"|" + _SEVERAL + r""
       r"|\b(?:detect|find|extract|identify|list|predict|tag|assign)\w*"
       r" all (?:the )?[\w-]+s\b|(?:several|multiple"
       r"|many|any number of) (?:tags|labels|topics|attributes|genres)\b|tag\w* (?:\w+ ){0,6}with (?:multiple"
@@ -595,10 +599,13 @@ SHAPES = [
       "ml_task", "multiclass", "shape:which-category", strength=0.6, check=False),
     R(_SORTED_INTO + "|" + _TOLD_APART + "|" + _OUT_OF + "|" + _SCALE, "ml_task", "multiclass", "shape:which-option",
       strength=0.6, check=False),
-    R(r"how (?:many|much|long|soon)\b|\bforecast\w*|(?:predict|estimat|project|expect)\w* (?:the |a |an |each |every"
-      r" |their |its |our |how |next |future )*(?:\w+ ){0,2}?" + _QUANTITIES + r"\b|lifetime value|(?-i:\bLTV\b)"
+    R(r"how (?:many|much|long|soon)\b|\bforecast\w*|(?:predict|estimat|project|expect|calculat|comput"
+      r"|work out|figure out)\w* (?:the |a |an |each |every"
+      r" |their |its |our |how |next |future )*(?:[\w']+ ){0,2}?" + _QUANTITIES + r"\b|lifetime value|(?-i:\bLTV\b)"
       r"|\b(?:expected|future|total) (?:number|revenue|value|sales|demand|spend)|time (?:until|to|before|between) "
-      r"|\bin (?:days|hours|minutes|dollars|euros|units)\b|\bwhat " + _QUANTITIES + r"\b",
+      r"|\bin (?:days|hours|minutes|seconds|weeks|months|years|dollars|euros|pounds|units|tonnes|tons|kilograms|kg"
+      r"|grams|litres|liters|gallons|kwh|kilowatt[- ]hours|metres|meters|kilometres|kilometers|km|miles|percent"
+      r"|points|mm|millimetres|millimeters)\b|\bwhat " + _QUANTITIES + r"\b",
       "ml_task", "regression", "shape:how-much", strength=0.5, check=False),
     R(r"\b(?:water|noise|glucose|sugar|stock|inventory|pollution|oxygen|fuel|battery|sound|sea|river|tide|ozone|co2"
       r"|pollen|reservoir|groundwater|snow) levels?\b|\bon a scale (?:of|from) (?:\d|one|zero)",
@@ -782,8 +789,9 @@ TASK_STATEMENTS = [
      r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b"
      r"|" + _SORTED_INTO + "|" + _TOLD_APART + "|" + _OUT_OF, "multiclass"),
     (r"\ball (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch|carry|belong to"
-     r"|get|mention) (?:several|multiple|many)\b|\btag\w* (?:\w+ ){0,5}with (?:all|every|each)\b", "multilabel"),
-    (r"\bhow (?:many|much)\b", "regression"),
+     r"|get|mention) (?:several|multiple|many)\b|\btag\w* (?:\w+ ){0,5}with (?:all|every|each)\b|" + _SEVERAL,
+     "multilabel"),
+    (r"\bhow (?:many|much|soon)\b", "regression"),
     (r"\b(?:rank|order|sort)(?:s|ing)? (?:the |their )?(?:[\w-]+ ){1,8}?(?:by|for each|in each)\b", "ranking"),
 ]  # fmt: skip
 PRESET_TASKS = {  # the stated tasks a preset's model can answer (the rest count against it); others: ranking
@@ -888,7 +896,7 @@ _GENERIC = set(
 )
 _TIME_WORDS = set(
     "second minute hour day night week month quarter year interval slot period window time today tomorrow tonight"
-    " yesterday weekend".split()
+    " yesterday weekend morning evening afternoon shift season semester term".split()
 )
 _PERSON = set(
     "resident citizen hiker volunteer engineer rep nurse teacher lawyer investor trader author writer artist musician"
@@ -1041,7 +1049,7 @@ _VERBS = set(
     " quit rain reach read receive recover redeem refer refund register reject relapse remain renew reoffend"
     " repay reply resign respond return run sell send settle show sign sink spend stay steal stop"
     " submit subscribe succeed survive switch take turn unsubscribe upgrade use vote want watch"
-    " win withdraw write book rent borrow visit download donate complain invest travel".split()
+    " win withdraw write book rent borrow visit download donate complain invest travel carry".split()
 )
 _IRREGULAR = {
     "paid": "pay", "broke": "break", "broken": "break", "left": "leave", "sold": "sell", "bought": "buy",
@@ -1110,7 +1118,11 @@ _CLAUSE_CUES = re.compile(
     r"|\bwhen (?=(?:a|an|the|each|any) (?:[a-z-]+ ){1,3}(?:is|are) (?:likely|about|going) to\b)",
     re.I,
 )
-_RELATIVE = re.compile(r"\b([a-z-]+s) (?:that|who|which) (?=[a-z]+\b)", re.I)
+_RELATIVE = re.compile(  # not "reps which leads will turn": there "which" starts a question
+    r"\b([a-z-]+s) (?:that|who|which(?!(?: [a-z-]+){1,2} (?:will|would|are|is|can|could|should|might|may)\b))"
+    r" (?=[a-z]+\b)",
+    re.I,
+)
 _INFINITIVE = set("will would shall should can could may might must do does did to".split())
 _HEDGES = set("not likely going about able also still ever".split())
 
@@ -1130,6 +1142,10 @@ def _clause(norm: str) -> Clause | None:
         if parsed:
             return parsed._replace(start=where)
     return None
+
+
+_OBJECT_VERBS = set("need require develop contract leave give carry win lose receive make hit reach".split())
+"""Verbs whose object says what the label is: "will need maintenance", not just "will need"."""
 
 
 def _parse_clause(norm: str, position: int, inverted: str, relative: bool) -> Clause | None:
@@ -1155,12 +1171,16 @@ def _parse_clause(norm: str, position: int, inverted: str, relative: bool) -> Cl
             break
         if word in _STOP and not _is_verb(word):
             break
-        if subject and _is_verb(word) and not word.endswith("ing"):
-            break  # the verb ends the subject: "a patient misses", "a court case settle" (not "a sensor reading")
+        if subject and _is_verb(word) and not word.endswith("ing") and not subject[-1].endswith("ed"):
+            break  # the verb ends the subject: "a patient misses" (not "a sensor reading", "a borrowed book")
         subject.append(word)
         i += 1
     if not subject and not owner:
         return None
+    if not inverted and words[i].endswith("ed") and words[i + 1] in _FUNCTION_WORDS:
+        skip = next((k for k in range(i + 2, min(i + 9, len(words))) if words[k] in _INFINITIVE | _COPULAS), None)
+        if skip is not None:
+            i = skip  # "a paper submitted to the conference will be accepted": a participle, not the verb
     if relative and words[i] in ("that", "who", "which"):
         i += 1
     elif not inverted and words[i] in _FUNCTION_WORDS:  # "machines on the shop floor will", "a batch of tablets is"
@@ -1223,6 +1243,14 @@ def _parse_clause(norm: str, position: int, inverted: str, relative: bool) -> Cl
             break
         elif not re.match(r"[a-z0-9]", word) or (word in _FUNCTION_WORDS and word != "than") or word in _DETERMINERS:
             break
+    if verb in _OBJECT_VERBS and not state and not extra:
+        step = k + 1
+        while words[step] in ("a", "an", "the", "their", "its", "his", "her", "any", "some"):
+            step += 1
+        while len(extra) < 2 and re.match(r"[a-z]", words[step]) and words[step] not in _BOUNDARY | _STOP:
+            extra.append(words[step])  # "need maintenance", "leave a bad review", "carrying contraband"
+            end = tokens[step][2]
+            step += 1
     if verb in ("stay", "remain", "turn", "go", "become", "get") and not state and not extra:
         nxt = words[k + 1]
         if re.match(r"[a-z]", nxt) and nxt not in _BOUNDARY - _COMPLEMENTS:
@@ -1241,8 +1269,11 @@ def _clause_label(clause: Clause) -> tuple[str, str]:
             return f"is_{state}", " ".join(clause.state)
         return f"will_{clause.verb}_{state}", f"{clause.verb} {' '.join(clause.state)}"
     if clause.progressive:
-        return f"is_{_progressive(clause.verb)}", _progressive(clause.verb)
+        words = [_progressive(clause.verb), *clause.extra]
+        return "is_" + "_".join(words), " ".join(clause.extra or words)
     words = [clause.verb, *clause.extra]
+    if clause.verb in _OBJECT_VERBS and clause.extra:  # "need maintenance": the object names it
+        return "will_" + "_".join(words), " ".join(clause.extra)
     return "will_" + "_".join(words), " ".join(words)
 
 
@@ -1376,15 +1407,16 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             if m[1]:
                 return f"is_{verb}", m.start(), m.end(), verb
             # the verb's particle or complement belongs to it: "sign up", "go viral", "arrive damaged"
-            after = re.match(r" ([a-z-]+)\b", norm[m.end() :], re.I)
+            determiner = r"(?:(?:a|an|the|their|its|his|her|any|some) )?" if verb in _OBJECT_VERBS else ""
+            after = re.match(r" " + determiner + r"([a-z-]+)\b", norm[m.end() :], re.I)
             extra = after[1].lower() if after else ""
             if extra in _PARTICLES or (
                 extra not in _STOP
                 and extra not in _NOT_VERBS
-                and (verb in _LIGHT_VERBS or (extra.endswith("ed") and len(extra) > 4))
+                and (verb in _LIGHT_VERBS | _OBJECT_VERBS or (extra.endswith("ed") and len(extra) > 4))
             ):
                 end = m.end() + len(after[0])
-                words = extra if verb in _LIGHT_VERBS else f"{verb} {extra}"
+                words = extra if verb in _LIGHT_VERBS | _OBJECT_VERBS else f"{verb} {extra}"
                 return f"will_{verb}_{extra}", m.start(), end, words
             return f"will_{verb}", m.start(), m.end(), _VERB_NOUNS.get(verb, verb)
         # "the probability that a driver accepts a ride": the first verb after the subject
@@ -1423,6 +1455,15 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             noun = m[1].lower()
             if noun not in _STOP | _GENERIC:
                 return noun, m.start(1), m.end(1), noun
+        if m := re.search(
+            r"\b(?:output|give|return|report|tell)\w* (?:me |us )?(?:the|a|an) ([a-z]+) "
+            r"(?:it|they|he|she|each|the|a|an) (?:[a-z-]+ )?(?:will|would)\b",
+            norm,
+            re.I,
+        ):
+            noun = m[1].lower()
+            if noun not in _STOP | _GENERIC:
+                return noun, m.start(1), m.end(1), noun
         if m := re.search(r"\bwhat (" + _QUANTITIES + r")\b", norm, re.I):
             noun = m[1].lower()
             return noun, m.start(1), m.end(1), noun
@@ -1437,7 +1478,11 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             (r"\bwhat will (?:(?:the|a|an) )?", ""),
             (r"\b(?:number|count) of ", ""),
             (r"\btime (?:until|to|before) (?:(?:a|an|the) )?(?:[a-z]+'s )?", "time_to_"),
-            (r"\b(?:predict|estimat|forecast|project)\w* (?:(?:the|a|an|each|their|its|our|how) )*", ""),
+            (
+                r"\b(?:predict|estimat|forecast|project|calculat|comput|work out|figure out)\w* "
+                r"(?:(?:the|a|an|each|their|its|our|how|expected) )*",
+                "",
+            ),
         ]
         if (m := _TAKES.search(norm)) and m[2].lower() not in _STOP | _FUNCTION_WORDS:
             unit, verb = _singular(m[1]) + "s", _lemma(m[2])
@@ -1478,11 +1523,13 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         return None
     if task == "multilabel":
         if m := re.search(
-            r"\bwith (?:the|its|their) ([a-z]+s) (?:it|they) |\bwhich ([a-z]+s) (?:a|an|the|each|every|this) ",
+            r"\bwith (?:the|its|their) ([a-z]+s) (?:it|they) |\bwhich ([a-z]+s) (?:a|an|the|each|every|this) "
+            r"|\b(?:identify|detect|list|find|extract|predict|tag)\w* (?:all )?(?:the |every )?([a-z]+s) (?:discussed"
+            r"|mentioned|shown|present|covered|raised|depicted|visible)\b",
             norm,
             re.I,
         ):
-            noun = (m[1] or m[2]).lower()
+            noun = (m[1] or m[2] or m[3]).lower()
             return noun, m.start(), m.end(), noun
         if found := _after(norm, r"\ball (?:the )?(?:relevant |applicable |possible )?", 2):
             words, start, end = found
@@ -1505,8 +1552,10 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             return choice[:4]
         for pattern in (_OUT_OF, _SCALE):
             if (m := re.search(pattern, norm, re.I)) and (words := [w for w in m[1].lower().split() if w not in _STOP]):
-                words[-1] = _singular(words[-1])
-                return "_".join(words[-1:]), m.start(1), m.end(1), " ".join(words[-1:])
+                noun = _singular(words[-1])
+                first = re.search(rf"\b{re.escape(noun)}", norm, re.I) or m  # "the breed of a dog ... breeds"
+                span = (first.start(), first.end()) if first is not m else (m.start(1), m.end(1))
+                return noun, *span, noun
         if m := re.search(
             r"\b(?:classif|categori[sz]|sort|group|split)\w* ((?:[a-z-]+ ){1,3}?)by ([a-z]+)\b", norm, re.I
         ):
@@ -1591,6 +1640,7 @@ def _prompt_entities(
         (r"\b(?:a|an|the|each|every) (?=[a-z-]+ (?:belongs?|fits?|falls?) (?:to|in|into|under)\b)", False, False,
          False),
         (r"\b(?:each|every) ", False, True, False),
+        (r"\bper ", False, False, False),
         (r"\b(?:price|value|cost|category|categories|severity|demand|sales|popularity) of (?:(?:a|an|the|each"
          r"|every) )?", False, False, False),
         # the object of the predicted verb ("will cancel their booking"), then what the label is of or in
@@ -1616,7 +1666,12 @@ def _prompt_entities(
                 and (re.match(r"\s*[?!.,;:]", norm[end:]))
             ):
                 words = words[:-1]  # "will each surgery last?": the last word is the verb
-            elif len(words) > 1 and _lemma(words[-1]) in _VERBS and words[-1] not in _PERSON:
+            elif (
+                len(words) > 1
+                and _lemma(words[-1]) in _VERBS
+                and words[-1] not in _PERSON
+                and (words[-1].endswith("s") or re.match(r"(?:will|would|does|do|did) ", m.group(), re.I))
+            ):
                 words = words[:-1]  # "a user give", "a newly listed house sells": the verb ends the noun phrase
             if len(words) > 2 and words[-1] in _PARTICLES:
                 words = words[:-2]  # "will a passenger show up": a verb and its particle
@@ -1689,7 +1744,7 @@ def subject(text: str, task: str) -> list[Inference]:
     out: list[Inference] = []
     label = _label(norm, task)
     exclude = frozenset()
-    if label and task in ("multilabel", "multiclass") or (label and label[0].startswith("is_")):
+    if label and (task != "binary_classification" or label[0].startswith("is_")):
         exclude = frozenset({_singular(label[0].removeprefix("is_").split("_")[-1])})  # the head noun of the label
     entities = _prompt_entities(norm, exclude, label[1] if label else None)
     if task == "multiclass" and (choice := _option_choice(norm)) and choice[4]:
