@@ -1,11 +1,11 @@
 """Prompt understanding benchmark: per-field accuracy and refusals of --prompt on the labelled prompts.
 
 Runs every labelled prompt (tests/prompts/labelled.jsonl, dev*.jsonl) through the
-`mlsd design --no-input --prompt` answers path and prints, per split (tune, dev..dev7, test), the
+`mlsd design --no-input --prompt` answers path and prints, per split (tune, dev..dev8, test), the
 share of labelled fields that came out as a reader would infer them, and how many prompts were
 refused. Tune only on tune and the dev splits; the test half is the estimate (tests/test_prompt_dataset.py
 holds it to 90 % per field): leave it out with --splits while tuning.
-Usage: python bench/prompts.py [--splits tune,dev,dev2,...,dev7,test] [--wrong tune|dev|dev2|...|dev7|test|all]
+Usage: python bench/prompts.py [--splits tune,dev,dev2,...,dev8,test] [--wrong tune|dev|dev2|...|dev8|test|all]
 """
 
 from __future__ import annotations
@@ -38,17 +38,17 @@ def table(scores: dict[str, prompt_cases.Score]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--splits", default="tune,dev,dev2,dev3,dev4,dev5,dev6,dev7,test", help="comma-separated splits to score"
+        "--splits", default="tune,dev,dev2,dev3,dev4,dev5,dev6,dev7,dev8,test", help="comma-separated splits to score"
     )
     parser.add_argument(
         "--wrong",
-        choices=["tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "test", "all"],
+        choices=["tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "test", "all"],
         help="also list the wrong fields of a split",
     )
     args = parser.parse_args(argv)
     splits = [
         split
-        for split in ("tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "test")
+        for split in ("tune", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "test")
         if split in args.splits.split(",")
     ]
     scores = {split: prompt_cases.score(prompt_cases.load(split)) for split in splits}

@@ -22,13 +22,23 @@ DEV4 = Path(__file__).parent / "prompts" / "dev4.jsonl"  # a fresh batch of 85, 
 DEV5 = Path(__file__).parent / "prompts" / "dev5.jsonl"  # 65 more (45 custom), written before the third round
 DEV6 = Path(__file__).parent / "prompts" / "dev6.jsonl"  # 40 custom, written after the third round, before a fourth
 DEV7 = Path(__file__).parent / "prompts" / "dev7.jsonl"  # 35 custom, written after the fourth round
-DEV_SPLITS = {"dev": DEV, "dev2": DEV2, "dev3": DEV3, "dev4": DEV4, "dev5": DEV5, "dev6": DEV6, "dev7": DEV7}
+DEV8 = Path(__file__).parent / "prompts" / "dev8.jsonl"  # 36, written after the fifth round
+DEV_SPLITS = {
+    "dev": DEV,
+    "dev2": DEV2,
+    "dev3": DEV3,
+    "dev4": DEV4,
+    "dev5": DEV5,
+    "dev6": DEV6,
+    "dev7": DEV7,
+    "dev8": DEV8,
+}
 SEED = 20261203
 META = ("id", "split", "prompt")
 
 
 def load(split: str | None = None) -> list[dict]:
-    """Return the labelled prompts, all of them or one split (tune, test, or dev..dev7: the tuning extras)."""
+    """Return the labelled prompts, all of them or one split (tune, test, or dev..dev8: the tuning extras)."""
     path = DEV_SPLITS.get(split or "", LABELLED)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if split in DEV_SPLITS:

@@ -541,6 +541,42 @@ CASES = [
         (),
     ),
     (
+        "sorted-by-names-the-label",
+        "Sort incoming bug tickets by severity into blocker, major, minor or trivial.",
+        {"ml_task": "multiclass", "label": "severity", "item_entity": "ticket"},
+        (),
+    ),
+    (
+        "classified-about-keeps-the-item",
+        "Classify forum posts about our game as bug, suggestion, praise or off-topic.",
+        {"ml_task": "multiclass", "item_entity": "post"},
+        (),
+    ),
+    (
+        "passive-subject-is-the-item",
+        "Invoices are classified by clerks into 30 cost centres; automate it.",
+        {"ml_task": "multiclass", "label": "centre", "item_entity": "invoice"},
+        (),
+    ),
+    (
+        "several-can-appear",
+        "List which birds appear in each feeder photo; several can appear at once.",
+        {"ml_task": "multilabel", "label": "birds", "item_entity": "photo"},
+        (),
+    ),
+    (
+        "sit-idle-is-the-state",
+        "Find the delivery vans that will sit idle tomorrow.",
+        {"label": "will_sit_idle", "item_entity": "van"},
+        (),
+    ),
+    (
+        "counterfeit-goods-are-not-payment-fraud",
+        "Detect counterfeit sneakers from photos sent by resellers.",
+        {"label": "is_counterfeit"},
+        ("use_case",),
+    ),
+    (
         "a-question-states-a-binary-task",
         "Would a host cancel a confirmed booking at their vacation rental?",
         {"label": "will_cancel", "user_entity": "host"},

@@ -254,7 +254,7 @@ CUES = {
         (r"\btransactions?\b|\bpayments?\b|\babuse\b|\bfraudsters?\b|risk scor\w*|\bcheckouts?\b|\brefunds?\b"
          r"|\bwire transfers?\b|\banomal\w*", 2),
         (r"\bmerchants?\b|\bwallets?\b|\bbank\w*|\bcards?\b|\bblock\w*|\bdecline\w*", 1),
-        (r"compromised (?:credentials|cards?|accounts?)|\bfabricat\w*|\bcounterfeit\w*|\bforg(?:ed|ery)\b|\bbogus\b"
+        (r"compromised (?:credentials|cards?|accounts?)|\bfabricat\w*|\bforg(?:ed|ery)\b|\bbogus\b"
          r"|\bstolen\b", 3),
         (r"\bfake\b|\bauthori[sz]\w*|\billegitimate\b|\binvestigators?\b|\bsock ?puppets?\b|\bsybil\b|\bbots?\b", 2),
         (r"\bexaggerat\w*|\bstaged\b|\binflated\b|\bimpersonat\w*|\bphishing\b", 2),
@@ -380,8 +380,9 @@ CUES = {
         (r"\blistings?\b|\brentals?\b|\bpropert(?:y|ies)\b|\bhotels?\b|\bbookings?\b|detail pages?|\bhomes\b"
          r"|\bsimilar\b|like this|\bstays?\b", 2),
         (r"\bmarketplace\b|\bguests?\b|\bhosts?\b|\bcars?\b|\bvehicles?\b|\bembed\w*|\bsessions?\b", 1),
-        (r"vacation homes?|holiday (?:homes?|rentals?|lets?)|(?:homes?|hotels?|listings?|properties"
-         r"|apartments) (?:that )?resembl\w*|comparable (?:homes|hotels|listings|properties|apartments|stays)", 3),
+        (r"vacation homes?|holiday[- ](?:homes?|rentals?|lets?)|(?:homes?|hotels?|listings?|properties"
+         r"|apartments) (?:that )?resembl\w*|comparable (?:homes|hotels|listings|properties|apartments|stays|cottages"
+         r"|cabins|villas|houses|flats|rooms|chalets)", 3),
         (r"\bresembl\w*|\bcomparable\b|\bapartments?\b|\btravel\b", 2),
         (r"(?:other|similar|more) (?:cabins|homes|listings|properties|apartments|hotels|rooms|villas|houses|stays"
          r"|lodges)", 3),
@@ -555,6 +556,7 @@ TOOLS = [  # (pattern, key, value): a named tool, unless negated ("no Kafka")
 # and a stated task such as "regression" wins over these). Strengths order them: a question with
 # categories is multiclass even when it also says "will".
 _CATEGORY_NOUNS = (r"(?:categor(?:y|ies)|class(?:es)?|types?|departments?|groups?|buckets?|tiers?|levels?|segments?"
+                   r"|brackets?|bands?"
                    r"|topics?|genres?|intents?|teams?|queues?|severit(?:y|ies)|priorit(?:y|ies)|labels?|kinds?)")
 _QUANTITIES = (r"(?:number|amount|price|value|time|duration|count|volume|revenue|demand|sales|cost|quantity|rating"
                r"|age|temperature|spend|spending|income|yield|load|usage|consumption|size|weight|distance|salary"
@@ -568,17 +570,19 @@ _CHOOSING = r"\b(?:" + _CHOOSING_VERBS + r")\w*"
 _SORTED_INTO = _CHOOSING + r" (?:[\w-]+ ){0,6}?(?:as|into|to|among|between) (?:either )?(?:an? )?(?=" + _OPTIONS + ")"
 _TOLD_APART = r"\b(?:tell apart|distinguish|differentiate|discriminate)(?: between| among)? (?:the )?"
 _TOLD_APART += "(?=" + _OPTIONS + ")"
-_OUT_OF = (r"\b(?:out of|among|(?:chosen|picked|selected) from|one of) (?:about |around |roughly |some |over )?"
+_OUT_OF = (r"\b(?:out of|among|into|(?:chosen|picked|selected) from|one of) (?:about |around |roughly |some |over )?"
            r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several"
            r"|dozens of|hundreds of) (?:possible |different |known |supported )?((?:[a-z-]+ )?[a-z-]+s)\b")
 _SCALE = (r"\b(?:on|along) an? (?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten)[- ](?:level|point|grade|step"
           r"|stage|tier) )?([a-z]+) scale\b")
 _SEVERAL = (r"\b(?:covers?|mentions?|touch(?:es)?|discuss(?:es)?|spans?|has|have|contains?|shows?|raises?)"
-            r" (?:several|multiple|many|more than one)\b")
+            r" (?:several|multiple|many|more than one)\b|\b(?:several|multiple|many|more than one|two or more)"
+            r" (?:can|may|might|could|often|usually) (?:appear|occur|apply|be present|co-?occur|show up)\b")
 SHAPES = [
     R(r"multi-?label|all (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch"
       r"|carry|belong to|be in|fall into|fit|get|mention|contain|show) (?:several|multiple|many|more than one)\b"
-      r"|\bwith (?:the|its|their) [a-z]+s (?:it|they) (?:shows?|has|have|contains?|mentions?|depicts?)\b"
+      r"|\bwith (?:the|its|their) (?:[a-z]+ )?[a-z]+s (?:it|they) (?:shows?|has|have|contains?|mentions?|depicts?"
+      r"|includes?|covers?|lists?|names?|offers?)\b"
       r"|" + _SEVERAL + r""
       r"|\b(?:detect|find|extract|identify|list|predict|tag|assign)\w*"
       r" all (?:the )?[\w-]+s\b|(?:several|multiple"
@@ -595,7 +599,7 @@ SHAPES = [
       r"|which (?:category|department|class|type|team|queue|genre|topic|intent|bucket|tier)\b"
       r"|\bwhich of (?:the |these |our |its )?(?:[\d,]+ |\w+ )?(?:[a-z-]+ )?[a-z-]+s (?:is|appears|does|fits|matches"
       r"|applies|belongs|best)\b|\b(?:predict|detect|identify|determine|assign|infer|choose|pick|guess"
-      r"|recogni[sz]e)\w* (?:the|a|an|its|their) (?:[a-z-]+ )?" + _CATEGORY_NOUNS + r"\b",
+      r"|recogni[sz]e)\w* (?:the|a|an|its|their) (?:[a-z-]+'s )?(?:[a-z-]+ )?" + _CATEGORY_NOUNS + r"\b",
       "ml_task", "multiclass", "shape:which-category", strength=0.6, check=False),
     R(_SORTED_INTO + "|" + _TOLD_APART + "|" + _OUT_OF + "|" + _SCALE, "ml_task", "multiclass", "shape:which-option",
       strength=0.6, check=False),
@@ -783,13 +787,16 @@ _COUNT_WORD = r"(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|twelve|
 TASK_STATEMENTS = [
     (r"\bwhether\b|\b(?:probability|likelihood|odds) (?:that|of)\b|\bor not\b|\bif (?:a|an|the|this|each|every)"
      r" [\w-]+(?: [\w-]+){0,6} (?:will|is|are|would)\b|(?:^|[.?!]\s+)(?:will|would|does|do|is|are|can|could|did)"
-     r" (?:a|an|the|this|that|each|my|our|any) [^.?!]{3,80}\?|" + _DETECTED_STATE, "binary_classification"),
+     r" (?:a|an|the|this|that|each|my|our|any) [^.?!]{3,80}\?|" + _DETECTED_STATE
+     + r"|\bwhich (?:of (?:the|our|their|its) )?[a-z-]+s (?:are|will|would) (?:going|likely|about) to\b",
+     "binary_classification"),
     (r"\b(?:one|which) of (?:the |these |our |its )?" + _COUNT_WORD + r" |\b(?:classif|categori[sz]"
                                                                       r"|sort)\w* (?:[\w-]+ )"
      r"{0,5}?into\b|\bwhich (?:category|class|genre|department|team|queue|language|species|intent|topic|type)\b"
      r"|" + _SORTED_INTO + "|" + _TOLD_APART + "|" + _OUT_OF, "multiclass"),
     (r"\ball (?:the )?(?:[\w-]+ ){0,2}that apply|\ball (?:the )?relevant\b|\b(?:can|may) (?:have|touch|carry|belong to"
-     r"|get|mention) (?:several|multiple|many)\b|\btag\w* (?:\w+ ){0,5}with (?:all|every|each)\b|" + _SEVERAL,
+     r"|get|mention) (?:several|multiple|many)\b|\btag\w* (?:\w+ ){0,5}with (?:all|every|each)\b|" + _SEVERAL
+     + r"|\b(?:tag|label)\w* (?:[\w-]+ ){0,5}with (?:the|its|their) (?:[a-z]+ )?[a-z]+s (?:it|they) ",
      "multilabel"),
     (r"\bhow (?:many|much|soon)\b", "regression"),
     (r"\b(?:rank|order|sort)(?:s|ing)? (?:the |their )?(?:[\w-]+ ){1,8}?(?:by|for each|in each)\b", "ranking"),
@@ -933,7 +940,7 @@ _NOT_STATES = set("likely going able about also still not no the a an to be been
 _FUNCTION_WORDS = set("of in on at for to from by with and or but as into per over under than each every".split())
 _PHRASE_END = set("all such like including some any".split())
 _PARTICLES = set("up out off away back over down".split())
-_LIGHT_VERBS = set("go goes turn become get fall stay run come end".split())
+_LIGHT_VERBS = set("go goes turn become get fall stay run come end sit stand lie".split())
 _WORD = re.compile(r"[a-z0-9][a-z0-9-]*(?:'s)?", re.I)
 
 
@@ -1251,7 +1258,7 @@ def _parse_clause(norm: str, position: int, inverted: str, relative: bool) -> Cl
             extra.append(words[step])  # "need maintenance", "leave a bad review", "carrying contraband"
             end = tokens[step][2]
             step += 1
-    if verb in ("stay", "remain", "turn", "go", "become", "get") and not state and not extra:
+    if verb in ("stay", "remain", "turn", "go", "become", "get", "sit", "stand", "lie") and not state and not extra:
         nxt = words[k + 1]
         if re.match(r"[a-z]", nxt) and nxt not in _BOUNDARY - _COMPLEMENTS:
             extra.append(nxt)
@@ -1319,17 +1326,27 @@ def _option_choice(norm: str) -> tuple[str, int, int, str, tuple[str, int, int] 
         stem = re.match(r"[a-z]+", (m["verb"] or "").lower())
         label = next((noun for verb, noun in _CHOICE_NOUNS.items() if stem and stem[0].startswith(verb)), "category")
     item, named = None, ""
-    parts = re.split(r" (?:on|in|of|from|within) ", m["object"] or "", maxsplit=1, flags=re.I)
-    if len(parts) == 2 and not (after and _NAMED_CHOICES.fullmatch(after)):  # "defects on steel sheets"
-        what = [w.lower() for w in parts[0].split() if w.lower() not in _STOP]
-        if what and (noun := _singular(what[-1])) not in _GENERIC | _PERSON | {"item", "object", "thing"}:
-            label, named = noun, " ".join([*what[-2:-1], noun])
-    if m["object"]:
-        words = [w.lower() for w in m["object"].split()]
+    chosen = m["object"] or ""
+    parts = re.split(r" (on|in|of|from|within|by|about|for|with) ", chosen, maxsplit=1, flags=re.I)
+    named_after = bool(after and _NAMED_CHOICES.fullmatch(after))
+    if len(parts) == 3:
+        left, preposition, right = parts[0], parts[1].lower(), parts[2]
+        if preposition in ("on", "in", "of", "from", "within"):  # "defects on steel sheets": the defect's class
+            what = [w.lower() for w in left.split() if w.lower() not in _STOP]
+            noun = _singular(what[-1]) if what else ""
+            if noun and not named_after and noun not in _GENERIC | _PERSON | {"item", "object", "thing"}:
+                label, named = noun, " ".join([*what[-2:-1], noun])
+        else:  # "calls by urgency", "tweets about our brand": the item comes first
+            chosen = left
+            by = [w.lower() for w in right.split() if w.lower() not in _STOP]
+            if preposition == "by" and by and not named_after and by[-1] not in _GENERIC:
+                label = _singular(by[-1])
+    if chosen:
+        words = [w.lower() for w in chosen.split()]
         words = [w for w in words if w not in _STOP and w not in _NUMBER_WORDS and w not in ("incoming", "new", "all")]
         words = [w for w in words if "'" not in w]
         if words and _singular(words[-1]) not in _PERSON | _GENERIC | _TIME_WORDS:
-            at = m.start("object") + m["object"].lower().rfind(words[-1])
+            at = m.start("object") + chosen.lower().rfind(words[-1])
             item = (_singular(words[-1]), at, at + len(words[-1]))
             subject_words = named or " ".join([*words[:-1], _singular(words[-1])][-3:])
             return label, m.start(), m.end(), subject_words, item
@@ -1520,17 +1537,22 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 else:
                     words = [w for w in words if w not in _NOT_IN_LABEL] or words
                 return "_".join(words), start, end, " ".join(words).replace("_", " ")
+        if m := re.search(r"\b((?:[a-z]+ )?[a-z]+) forecasts\b", norm, re.I):  # "daily consumption forecasts"
+            words = [w for w in m[1].lower().split() if w not in _STOP | _GENERIC | _NOT_IN_LABEL and not _is_verb(w)]
+            if words:
+                return "_".join(words), m.start(1), m.end(1), " ".join(words)
         return None
     if task == "multilabel":
         if m := re.search(
-            r"\bwith (?:the|its|their) ([a-z]+s) (?:it|they) |\bwhich ([a-z]+s) (?:a|an|the|each|every|this) "
+            r"\bwith (?:the|its|their) ((?:[a-z]+ )?[a-z]+s) (?:it|they) "
+            r"|\bwhich ([a-z]+s) (?:a|an|the|each|every|this|appears?|occurs?|applys?|are present) "
             r"|\b(?:identify|detect|list|find|extract|predict|tag)\w* (?:all )?(?:the |every )?([a-z]+s) (?:discussed"
             r"|mentioned|shown|present|covered|raised|depicted|visible)\b",
             norm,
             re.I,
         ):
-            noun = (m[1] or m[2] or m[3]).lower()
-            return noun, m.start(), m.end(), noun
+            noun = (m[1] or m[2] or m[3]).lower().replace(" ", "_")
+            return noun, m.start(), m.end(), noun.replace("_", " ")
         if found := _after(norm, r"\ball (?:the )?(?:relevant |applicable |possible )?", 2):
             words, start, end = found
             plural = [i for i, w in enumerate(words) if w.endswith("s")]
@@ -1585,7 +1607,7 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 return "_".join(words), m.start(1), m.end(1), " ".join(words)
         if m := re.search(
             r"\b(?:predict|detect|identify|determine|assign|infer|estimate|choose|pick|guess|recogni[sz]e)\w* "
-            r"(?:the|a|an|its|their) ((?:[a-z-]+ )?" + _CATEGORY_NOUNS + r")\b",
+            r"(?:the|a|an|its|their) (?:[a-z-]+'s )?((?:[a-z-]+ )?" + _CATEGORY_NOUNS + r")\b",
             norm,
             re.I,
         ):
@@ -1692,6 +1714,19 @@ def _prompt_entities(
             break
         if "item_entity" in found:
             break
+    passive = re.search(
+        r"\b([a-z-]+s) (?:are|is|get|gets) (?:manually |currently |now )?(?:labell?ed|classified|sorted|tagged|routed"
+        r"|assigned|categori[sz]ed|graded|triaged|scored|reviewed|flagged)\b",
+        norm,
+        re.I,
+    )
+    noun = _singular(passive[1]) if passive else ""
+    if "item_entity" not in found and noun and noun not in _STOP | _PERSON | _GENERIC | exclude:
+        found["item_entity"] = (noun, passive.start(1), passive.end(1))
+    owner = re.search(r"\b(?:a|an|the|each|every) ([a-z-]+)'s\b", norm, re.I)  # "a machine's next breakdown"
+    noun = _singular(owner[1]) if owner else ""
+    if "item_entity" not in found and noun and noun not in _STOP | _PERSON | _GENERIC | _TIME_WORDS | exclude:
+        found["item_entity"] = (noun, owner.start(1), owner.end(1))
     item = found.get("item_entity", ("",))[0]
     # whoever things are recommended or shown to is the user ("recommend papers to researchers")
     if m := re.search(
