@@ -3462,19 +3462,14 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
                 return _EVENT_LABELS.get(noun, f"is_{noun}"), m.start(), m.end(), noun
         return None
     if task == "regression":
-        if m := re.search(r"\b(?:rate|score|grade|measure|assess)\w* (?:the|its|their) ([a-z]+) of\b", norm, re.I):
-            noun = m[1].lower()
-            if noun not in _STOP | _GENERIC:
-                return noun, m.start(1), m.end(1), noun
-        if m := re.search(
+        named = (  # "rate the readability of", "output the fuel it will burn"
+            r"\b(?:rate|score|grade|measure|assess)\w* (?:the|its|their) ([a-z]+) of\b",
             r"\b(?:output|give|return|report|tell)\w* (?:me |us )?(?:the|a|an) ([a-z]+) "
             r"(?:it|they|he|she|each|the|a|an) (?:[a-z-]+ )?(?:will|would)\b",
-            norm,
-            re.I,
-        ):
-            noun = m[1].lower()
-            if noun not in _STOP | _GENERIC:
-                return noun, m.start(1), m.end(1), noun
+        )
+        for pattern in named:
+            if (m := re.search(pattern, norm, re.I)) and m[1].lower() not in _STOP | _GENERIC:
+                return m[1].lower(), m.start(1), m.end(1), m[1].lower()
         if m := re.search(r"\bwhat (" + _QUANTITIES + r")\b", norm, re.I):
             noun = m[1].lower()
             return noun, m.start(1), m.end(1), noun
