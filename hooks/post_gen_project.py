@@ -3245,13 +3245,8 @@ def _parse_clause(norm: str, position: int, inverted: str, relative: bool) -> Cl
         elif not re.match(r"[a-z0-9]", word) or (word in _FUNCTION_WORDS and word != "than") or word in _DETERMINERS:
             break
     if verb in _OBJECT_VERBS and not state and not extra:
-        step = k + 1
-        while words[step] in ("a", "an", "the", "their", "its", "his", "her", "any", "some"):
-            step += 1
-        while len(extra) < 2 and re.match(r"[a-z]", words[step]) and words[step] not in _BOUNDARY | _STOP:
-            extra.append(words[step])  # "need maintenance", "leave a bad review", "carrying contraband"
-            end = tokens[step][2]
-            step += 1
+        extra, reached = _phrase(norm, end, 2)  # "need maintenance", "leave a bad review", "carrying contraband"
+        end = reached if extra else end
     if verb in ("stay", "remain", "turn", "go", "become", "get", "sit", "stand", "lie") and not state and not extra:
         nxt = words[k + 1]
         if re.match(r"[a-z]", nxt) and nxt not in _BOUNDARY - _COMPLEMENTS:
@@ -3417,17 +3412,18 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
             verb = m[2].lower()
             if m[1]:
                 return f"is_{verb}", m.start(), m.end(), verb
+            if verb in _OBJECT_VERBS and (thing := _phrase(norm, m.end(), 2))[0]:  # "need maintenance"
+                return f"will_{verb}_{'_'.join(thing[0])}", m.start(), thing[1], " ".join(thing[0])
             # the verb's particle or complement belongs to it: "sign up", "go viral", "arrive damaged"
-            determiner = r"(?:(?:a|an|the|their|its|his|her|any|some) )?" if verb in _OBJECT_VERBS else ""
-            after = re.match(r" " + determiner + r"([a-z-]+)\b", norm[m.end() :], re.I)
+            after = re.match(r" ([a-z-]+)\b", norm[m.end() :], re.I)
             extra = after[1].lower() if after else ""
             if extra in _PARTICLES or (
                 extra not in _STOP
                 and extra not in _NOT_VERBS
-                and (verb in _LIGHT_VERBS | _OBJECT_VERBS or (extra.endswith("ed") and len(extra) > 4))
+                and (verb in _LIGHT_VERBS or (extra.endswith("ed") and len(extra) > 4))
             ):
                 end = m.end() + len(after[0])
-                words = extra if verb in _LIGHT_VERBS | _OBJECT_VERBS else f"{verb} {extra}"
+                words = extra if verb in _LIGHT_VERBS else f"{verb} {extra}"
                 return f"will_{verb}_{extra}", m.start(), end, words
             return f"will_{verb}", m.start(), m.end(), _VERB_NOUNS.get(verb, verb)
         # "the probability that a driver accepts a ride": the first verb after the subject
@@ -3534,14 +3530,14 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
     if task == "multilabel":
         if m := re.search(
             r"\bwith (?:the|its|their) ((?:[a-z]+ )?[a-z]+s) (?:it|they) "
-            r"|\bwhich ([a-z]+s) (?:a|an|the|each|every|this|appears?|occurs?|applys?|are present) "
+            r"|\bwhich ([a-z]+s) (?:a|an|the|each|every|this|appears?|occurs?|appl(?:y|ies)|are present) "
             r"|\b(?:identify|detect|list|find|extract|predict|tag)\w* (?:all )?(?:the |every )?([a-z]+s) (?:discussed"
             r"|mentioned|shown|present|covered|raised|depicted|visible)\b",
             norm,
             re.I,
         ):
-            noun = (m[1] or m[2] or m[3]).lower().replace(" ", "_")
-            return noun, m.start(), m.end(), noun.replace("_", " ")
+            words = (m[1] or m[2] or m[3]).lower()
+            return words.replace(" ", "_"), m.start(), m.end(), words
         if found := _after(norm, r"\ball (?:the )?(?:relevant |applicable |possible )?", 2):
             words, start, end = found
             plural = [i for i, w in enumerate(words) if w.endswith("s")]
@@ -3564,9 +3560,8 @@ def _label(norm: str, task: str) -> tuple[str, int, int, str] | None:
         for pattern in (_OUT_OF, _SCALE):
             if (m := re.search(pattern, norm, re.I)) and (words := [w for w in m[1].lower().split() if w not in _STOP]):
                 noun = _singular(words[-1])
-                first = re.search(rf"\b{re.escape(noun)}", norm, re.I) or m  # "the breed of a dog ... breeds"
-                span = (first.start(), first.end()) if first is not m else (m.start(1), m.end(1))
-                return noun, *span, noun
+                first = re.search(rf"\b{re.escape(noun)}", norm, re.I)  # "the breed of a dog ... breeds"
+                return noun, *(first.span() if first else m.span(1)), noun
         if m := re.search(
             r"\b(?:classif|categori[sz]|sort|group|split)\w* ((?:[a-z-]+ ){1,3}?)by ([a-z]+)\b", norm, re.I
         ):
@@ -3703,19 +3698,15 @@ def _prompt_entities(
             break
         if "item_entity" in found:
             break
-    passive = re.search(
+    fallbacks = (  # "Transactions are labelled by accountants", "a machine's next breakdown"
         r"\b([a-z-]+s) (?:are|is|get|gets) (?:manually |currently |now )?(?:labell?ed|classified|sorted|tagged|routed"
         r"|assigned|categori[sz]ed|graded|triaged|scored|reviewed|flagged)\b",
-        norm,
-        re.I,
+        r"\b(?:a|an|the|each|every) ([a-z-]+)'s\b",
     )
-    noun = _singular(passive[1]) if passive else ""
-    if "item_entity" not in found and noun and noun not in _STOP | _PERSON | _GENERIC | exclude:
-        found["item_entity"] = (noun, passive.start(1), passive.end(1))
-    owner = re.search(r"\b(?:a|an|the|each|every) ([a-z-]+)'s\b", norm, re.I)  # "a machine's next breakdown"
-    noun = _singular(owner[1]) if owner else ""
-    if "item_entity" not in found and noun and noun not in _STOP | _PERSON | _GENERIC | _TIME_WORDS | exclude:
-        found["item_entity"] = (noun, owner.start(1), owner.end(1))
+    for pattern in fallbacks:
+        m = None if "item_entity" in found else re.search(pattern, norm, re.I)
+        if m and (noun := _singular(m[1])) not in _STOP | _PERSON | _GENERIC | _TIME_WORDS | exclude:
+            found["item_entity"] = (noun, m.start(1), m.end(1))
     item = found.get("item_entity", ("",))[0]
     # whoever things are recommended or shown to is the user ("recommend papers to researchers")
     if m := re.search(
